@@ -1,0 +1,42 @@
+# hosepipe: the two set-up commands are `make run` and `make test`.
+# Everything they need is installed here, into .venv, on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: run test lint unit bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,fast]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the superserver with every built-in service on its default address
+run: $(STAMP)
+	$(VENV)/bin/hosepipe serve $(ARGS)
+
+## make lint: ruff (style, bugs) and mypy (types) over src/ and tests/
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+## make test: lint, then the whole suite (unit, integration, interop)
+test: lint
+	$(PY) -m pytest $(ARGS)
+
+## make unit: only the fast sans-I/O tests
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit $(ARGS)
+
+## make bench: side-by-side benchmarks, printed as ratios
+bench: $(STAMP)
+	$(PY) benchmarks/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info

@@ -1,0 +1,161 @@
+"""The ``hosepipe`` command: thin argument parsing over the library.
+
+``main(argv) -> int`` never calls ``sys.exit`` itself, so tests can drive it.
+Exit status: 0 success, 1 an error (printed as ``hosepipe: error: ...``),
+2 bad usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from hosepipe import __version__, classic
+from hosepipe.config import BindSpec, build_bindings, default_binds, load_config, parse_bind_arg
+from hosepipe.errors import HosepipeError
+from hosepipe.limits import Limits
+from hosepipe.servers import MODELS, Superserver
+from hosepipe.services import BUILTINS, DEFAULT_ADDRESSES
+
+__all__ = ["main"]
+
+LIMIT_FLAGS: dict[str, tuple[type, str]] = {
+    "max_connections": (int, "connections at once per binding"),
+    "max_frame": (int, "largest frame payload in bytes"),
+    "max_line": (int, "longest classic message or line in bytes"),
+    "idle_timeout": (float, "close a connection silent for this many seconds"),
+    "send_timeout": (float, "close a peer that accepts no data for this many seconds"),
+    "pause": (float, "quiet seconds that end an unterminated classic message"),
+    "threads": (int, "worker threads of the thread model"),
+    "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
+}
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    defaults = Limits()
+    lines = [f"  {name:<8} {', '.join(addresses)}" for name, addresses in DEFAULT_ADDRESSES.items()]
+    p = sub.add_parser(
+        "serve", help="run the superserver",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve services on addresses, many in one process.\n\n"
+        "BINDING is SERVICE[@ADDRESS]. SERVICE is a built-in name, package.module:Class,\n"
+        "or exec:COMMAND (run per connection, the socket as its stdin/stdout).\n"
+        "With no BINDING and no --config, every built-in service is served on its\n"
+        "default addresses:\n" + "\n".join(lines),
+    )
+    p.add_argument("bindings", nargs="*", metavar="BINDING")
+    p.add_argument("-m", "--model", choices=MODELS, help="server model (default: select)")
+    p.add_argument("-c", "--config", metavar="FILE", help="TOML file of [[bind]] tables")
+    group = p.add_argument_group("limits (per binding; a config file may set them too)")
+    for name, (kind, text) in LIMIT_FLAGS.items():
+        group.add_argument("--" + name.replace("_", "-"), type=kind, metavar="N",
+                           help=f"{text} (default {getattr(defaults, name):g})")
+
+
+def _client_parser(sub: argparse._SubParsersAction, name: str, text: str,  # type: ignore[type-arg]
+                   default: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=text, description=text)
+    p.add_argument("-a", "--address", default=default,
+                   help=f"a URL, or HOST:PORT for tcp (default {default})")
+    p.add_argument("-t", "--timeout", type=float, default=10.0, help="seconds (default 10)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hosepipe",
+        description="Client/server conversations between processes, over any wire.",
+    )
+    parser.add_argument("--version", action="version", version=f"hosepipe {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _serve_parser(sub)
+    tcp = {name: addresses[0] for name, addresses in DEFAULT_ADDRESSES.items()}
+    p = _client_parser(sub, "echo", "send text to echo and print what comes back", tcp["echo"])
+    p.add_argument("text", nargs="+")
+    _client_parser(sub, "daytime", "print the daytime service's time (RFC 867)", tcp["daytime"])
+    _client_parser(sub, "time", "print the time service's value and its time (RFC 868)",
+                   tcp["time"])
+    p = _client_parser(sub, "square", "greet the square service, then square integers",
+                       tcp["square"])
+    p.add_argument("numbers", nargs="+", metavar="N")
+    p.add_argument("--greeting", default="Hi there!", help="what to greet with")
+    p.add_argument("--bare", action="store_true", help="send messages without newlines")
+    for name, text in (("upper", "print each TEXT as the upper service answers it"),
+                       ("ni", "ask the Knights who say Ni (default: a forked child over pipes)")):
+        p = _client_parser(sub, name, text, "pipe:" if name == "ni" else tcp[name])
+        p.add_argument("texts", nargs="+", metavar="TEXT")
+        p.add_argument("--bare", action="store_true", help="send messages without newlines")
+    return parser
+
+
+def _limits(args: argparse.Namespace, base: dict[str, object]) -> Limits:
+    flags = {name: getattr(args, name) for name in LIMIT_FLAGS}
+    return Limits().updated(**base).updated(**flags)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config else None
+    specs: list[BindSpec] = [parse_bind_arg(text) for text in args.bindings]
+    if config is not None:
+        specs = list(config.binds) + specs
+    if not specs:
+        specs = default_binds()
+    model = args.model or (config.model if config and config.model else "select")
+    limits = _limits(args, config.limits if config else {})
+    server = Superserver(build_bindings(specs, model=model, limits=limits))
+    server.open()
+    for binding in server.bindings:
+        print(f"{binding.label:<10} {binding.bound:<32} {binding.model}", flush=True)
+    server.run()
+    return 0
+
+
+def _print_all(replies: Iterator[str]) -> int:
+    for reply in replies:
+        print(reply, flush=True)
+    return 0
+
+
+def _time(args: argparse.Namespace) -> int:
+    value, unix = classic.rfc868_time(args.address, timeout=args.timeout)
+    stamp = time.strftime("%a %b %d %H:%M:%S %Y UTC", time.gmtime(unix))
+    print(f"{value} = {stamp} (local: {time.ctime(unix)})")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _serve,
+    "echo": lambda a: _print_all(iter([classic.echo(a.address, " ".join(a.text),
+                                                    timeout=a.timeout)])),
+    "daytime": lambda a: _print_all(iter([classic.daytime(a.address, timeout=a.timeout)])),
+    "time": _time,
+    "square": lambda a: _print_all(classic.square(a.address, a.numbers, greeting=a.greeting,
+                                                  bare=a.bare, timeout=a.timeout)),
+    "upper": lambda a: _print_all(classic.upper(a.address, a.texts, bare=a.bare,
+                                                timeout=a.timeout)),
+    "ni": lambda a: _print_all(classic.ni(a.address, a.texts, bare=a.bare, timeout=a.timeout)),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        return COMMANDS[args.command](args)
+    except HosepipeError as exc:
+        print(f"hosepipe: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+assert set(BUILTINS) <= set(COMMANDS)

@@ -1,0 +1,127 @@
+"""From ``SERVICE@ADDRESS`` arguments and TOML files to validated bindings.
+
+A binding argument is ``SERVICE[@ADDRESS]``; without an address a built-in service
+gets every default address (PROTOCOLS.md). The address is split off at the last
+``@scheme:``, so ``echo@unix:@name`` and ``exec:grep -h @x@tcp://127.0.0.1:7`` both work.
+
+The TOML file::
+
+    model = "select"            # default model for every binding
+    [limits]                    # default limits (names as in hosepipe.limits.Limits)
+    idle_timeout = 60
+    [[bind]]
+    service = "echo"
+    address = "tcp://127.0.0.1:7007"   # optional for built-ins
+    model = "thread"                   # optional
+    prefix = "Echo=>"                  # any other key is a service option
+    [bind.limits]                      # optional per-binding limits
+    max_line = 1024
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hosepipe.address import SCHEMES, parse_address
+from hosepipe.errors import ConfigError, UsageError
+from hosepipe.limits import Limits
+from hosepipe.servers.base import Binding
+from hosepipe.services import BUILTINS, DEFAULT_ADDRESSES, make_service
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["BindSpec", "ServeConfig", "build_bindings", "load_config", "parse_bind_arg"]
+
+_SPLIT = re.compile(r"@(?=(?:%s|tls|fifo|serial):)" % "|".join(SCHEMES))
+
+
+@dataclass(frozen=True)
+class BindSpec:
+    """One binding as written by the user, before anything is built."""
+
+    service: str
+    address: str | None = None
+    model: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    model: str | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    binds: tuple[BindSpec, ...] = ()
+
+
+def parse_bind_arg(text: str) -> BindSpec:
+    """``SERVICE[@ADDRESS]`` from the command line."""
+    matches = list(_SPLIT.finditer(text))
+    if not matches:
+        if not text:
+            raise UsageError("empty binding; write SERVICE[@ADDRESS]")
+        return BindSpec(text)
+    at = matches[-1].start()
+    service, address = text[:at], text[at + 1 :]
+    if not service:
+        raise UsageError(f"{text!r}: no service before '@'")
+    return BindSpec(service, address)
+
+
+def load_config(path: str | Path) -> ServeConfig:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    unknown = set(data) - {"model", "limits", "bind"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    binds = []
+    for index, table in enumerate(data.get("bind", []), 1):
+        table = dict(table)
+        if "service" not in table:
+            raise ConfigError(f"{path}: [[bind]] number {index} has no service")
+        binds.append(BindSpec(
+            service=str(table.pop("service")),
+            address=table.pop("address", None),
+            model=table.pop("model", None),
+            limits=dict(table.pop("limits", {})),
+            options=table,
+        ))
+    return ServeConfig(data.get("model"), dict(data.get("limits", {})), tuple(binds))
+
+
+def default_binds() -> list[BindSpec]:
+    """Every built-in service on every default address."""
+    return [BindSpec(name) for name in BUILTINS]
+
+
+def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits) -> list[Binding]:
+    """Make the services and parse the addresses; every error names the binding."""
+    bindings = []
+    for spec in specs:
+        if spec.address is not None:
+            addresses: tuple[str, ...] = (spec.address,)
+        elif spec.service in DEFAULT_ADDRESSES:
+            addresses = DEFAULT_ADDRESSES[spec.service]
+        else:
+            raise ConfigError(f"{spec.service!r} has no default address; write SERVICE@ADDRESS")
+        service = make_service(spec.service, spec.options)
+        binding_limits = limits.updated(**spec.limits)
+        for text in addresses:
+            bindings.append(Binding(
+                service=service,
+                address=parse_address(text),
+                model=spec.model or model,
+                limits=binding_limits,
+                label=spec.service if spec.service in BUILTINS else service.name,
+            ))
+    return bindings

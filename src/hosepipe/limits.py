@@ -1,0 +1,51 @@
+"""Limits every server model enforces, with their defaults.
+
+One frozen value, built once from flags or the config file and validated when built,
+so a server never runs with a limit that makes no sense. Times are seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from hosepipe.errors import ConfigError
+from hosepipe.wire.framing import MAX_FRAME, MAX_LINE
+
+__all__ = ["Limits"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Per-binding limits. Every field has a flag on ``hosepipe serve``."""
+
+    max_connections: int = 1024
+    """Connections served at once per binding; more are accepted and closed at once."""
+    max_frame: int = MAX_FRAME
+    """Largest frame payload accepted, in bytes; a larger header closes the connection."""
+    max_line: int = MAX_LINE
+    """Longest classic message or line, in bytes."""
+    idle_timeout: float = 300.0
+    """A connection that sends nothing for this long is closed."""
+    send_timeout: float = 30.0
+    """A peer that accepts none of our bytes for this long is closed."""
+    pause: float = 0.05
+    """Quiet time after which an unterminated classic message counts as whole."""
+    threads: int = 64
+    """Worker threads of the thread model (shared by its bindings)."""
+    grace: float = 5.0
+    """On SIGTERM/SIGINT, how long in-flight conversations may go on."""
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"limit {field.name} must be a positive number, not {value!r}")
+
+    def updated(self, **changes: Any) -> Limits:
+        """A copy with ``changes`` applied (``None`` values ignored), validated."""
+        known = {field.name for field in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ConfigError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,281 @@
+"""The async model: asyncio Protocols on one event loop (uvloop when installed).
+
+Protocols, not streams: ``data_received`` hands bytes straight to the conversation and
+its replies go straight to ``transport.write``, with no task or coroutine per message.
+Flow control uses the transport's watermarks: when the peer stops reading,
+``pause_writing`` stops our reading too and starts the send-timeout clock. Deadlines
+are kept lazily, as in the select model: one timer per connection, re-armed when it
+fires early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import socket
+from typing import Any
+
+from hosepipe.servers.base import Binding, Tally, limit_log, peer_name
+from hosepipe.service import Action, Close, Conversation, Send, SendFile
+
+__all__ = ["AsyncRunner", "new_event_loop"]
+
+log = logging.getLogger("hosepipe.server")
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop loop when uvloop is installed, else the standard one."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()  # type: ignore[no-any-return]
+
+
+class _Stream(asyncio.Protocol):
+    def __init__(self, runner: AsyncRunner, binding: Binding) -> None:
+        self.runner = runner
+        self.binding = binding
+        self.limits = binding.limits
+        self.transport: asyncio.Transport | None = None
+        self.conversation: Conversation | None = None
+        self.closing = False
+        self.stalled_at: float | None = None
+        self.file_busy = False
+        self.backlog: list[Action] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = math.inf
+        self.last_read = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = peer_name(transport.get_extra_info("peername"))
+        if not self.binding.try_enter():
+            limit_log.warning(f"full:{self.binding.bound}", "%s %s: refused %s: %d connections "
+                              "is the limit (max_connections)", self.binding.label,
+                              self.binding.bound, peer, self.limits.max_connections)
+            transport.abort()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.tally = Tally(self.binding, peer)
+        self.runner.connections.add(self)
+        self.last_read = self.runner.loop.time()
+        try:
+            self.conversation = self.binding.service.conversation(self.binding.context(peer))
+            self._carry_out(self.conversation.opened())
+        except Exception:
+            self._fail()
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self.conversation is None or self.closing:
+            return
+        self.last_read = self.runner.loop.time()
+        self.tally.received += len(data)
+        try:
+            self._carry_out(self.conversation.data_received(data))
+        except Exception:
+            self._fail()
+        self._arm()
+
+    def eof_received(self) -> bool:
+        if self.conversation is not None and not self.closing:
+            try:
+                self._carry_out(self.conversation.eof_received())
+            except Exception:
+                self._fail()
+        if not self.closing and self.transport is not None:
+            self.closing = True
+            self.transport.close()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conversation is None:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.conversation.closed()
+        self.conversation = None
+        self.runner.connections.discard(self)
+        self.binding.leave()
+        self.tally.done("closed" if exc is None else f"dropped: {exc}")
+
+    def pause_writing(self) -> None:
+        assert self.transport is not None
+        self.stalled_at = self.runner.loop.time()
+        with contextlib.suppress(RuntimeError):
+            self.transport.pause_reading()
+        self._arm()
+
+    def resume_writing(self) -> None:
+        assert self.transport is not None
+        self.stalled_at = None
+        if not self.closing:
+            with contextlib.suppress(RuntimeError):
+                self.transport.resume_reading()
+
+    def _fail(self) -> None:
+        log.exception("%s: conversation with %s failed", self.binding.label, self.tally.peer)
+        self.abort()
+
+    def abort(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _carry_out(self, actions: list[Action]) -> None:
+        transport = self.transport
+        assert transport is not None
+        for index, action in enumerate(actions):
+            if self.file_busy:
+                self.backlog.extend(actions[index:])
+                return
+            if isinstance(action, Send):
+                transport.write(action.data)
+                self.tally.sent += len(action.data)
+            elif isinstance(action, SendFile):
+                self.file_busy = True
+                self.runner.loop.create_task(self._send_file(action))
+            elif isinstance(action, Close):
+                self.closing = True
+                transport.close()
+                return
+
+    async def _send_file(self, action: SendFile) -> None:
+        assert self.transport is not None
+        try:
+            with open(action.path, "rb") as file:
+                sent = await self.runner.loop.sendfile(
+                    self.transport, file, action.offset, action.count
+                )
+                self.tally.sent += sent
+        except (OSError, RuntimeError) as exc:
+            log.warning("%s: sending %s failed: %s", self.binding.label, action.path, exc)
+            self.abort()
+            return
+        self.file_busy = False
+        backlog, self.backlog = self.backlog, []
+        self._carry_out(backlog)
+
+    # -- deadlines -------------------------------------------------------------------
+    def _arm(self) -> None:
+        if self.conversation is None or self.closing:
+            return
+        if self.stalled_at is not None:
+            due = self.stalled_at + self.limits.send_timeout
+        elif self.conversation.wants_pause:
+            due = self.last_read + self.limits.pause
+        else:
+            due = self.last_read + self.limits.idle_timeout
+        if due < self.timer_at:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer_at = due
+            self.timer = self.runner.loop.call_at(due, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        self.timer_at = math.inf
+        if self.conversation is None or self.closing:
+            return
+        now = self.runner.loop.time()
+        if self.stalled_at is not None and now - self.stalled_at >= self.limits.send_timeout:
+            self.tally.done(f"dropping: accepted no data for {self.limits.send_timeout:g} s")
+            self.abort()
+            return
+        if self.conversation.wants_pause and now - self.last_read >= self.limits.pause:
+            try:
+                self._carry_out(self.conversation.paused())
+            except Exception:
+                self._fail()
+        elif self.stalled_at is None and now - self.last_read >= self.limits.idle_timeout:
+            log.info("%s: %s idle for %g s", self.binding.label, self.tally.peer,
+                     self.limits.idle_timeout)
+            self.abort()
+            return
+        self._arm()
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, binding: Binding) -> None:
+        self.binding = binding
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        try:
+            reply = self.binding.service.datagram(data, peer_name(addr))
+        except Exception:
+            log.exception("%s: datagram handler failed", self.binding.label)
+            return
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("%s: %s", self.binding.label, exc)
+
+
+class AsyncRunner:
+    """Serves its bindings on one event loop until :meth:`request_stop`."""
+
+    def __init__(self, bindings: list[Binding], *, handle_signals: bool = False) -> None:
+        self.bindings = bindings
+        self.handle_signals = handle_signals
+        self.connections: set[_Stream] = set()
+        self.loop = new_event_loop()
+        self._stop = asyncio.Event()
+        self.grace = max((b.limits.grace for b in bindings), default=5.0)
+
+    def run(self) -> None:
+        try:
+            self.loop.run_until_complete(self._serve())
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def request_stop(self) -> None:
+        """Begin the graceful shutdown (safe from other threads and signal handlers)."""
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            self.loop.call_soon_threadsafe(self._stop.set)
+
+    async def _serve(self) -> None:
+        if self.handle_signals:
+            import signal  # noqa: PLC0415
+
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self.loop.add_signal_handler(signum, self._stop.set)
+        servers: list[asyncio.Server] = []
+        datagrams: list[asyncio.BaseTransport] = []
+        for binding in self.bindings:
+            assert binding.sock is not None
+            if binding.address.is_datagram:
+                transport, _ = await self.loop.create_datagram_endpoint(
+                    lambda b=binding: _Datagrams(b), sock=binding.sock  # type: ignore[misc]
+                )
+                datagrams.append(transport)
+            else:
+                servers.append(await self.loop.create_server(
+                    lambda b=binding: _Stream(self, b), sock=binding.sock  # type: ignore[misc]
+                ))
+        await self._stop.wait()
+        for server in servers:
+            server.close()
+        for transport in datagrams:
+            transport.close()
+        log.info("shutting down: no new connections; %.1f s for %d in flight",
+                 self.grace, len(self.connections))
+        deadline = self.loop.time() + self.grace
+        while self.connections and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for connection in list(self.connections):
+            connection.abort()
+        await asyncio.sleep(0)  # let connection_lost run

@@ -1,0 +1,137 @@
+"""What every server model shares: bindings, connection accounting, logging, the hook.
+
+A :class:`Binding` is one service on one address under one model, with its limits.
+A model is a :class:`Model`: the hub (:mod:`hosepipe.servers.hub`) accepts a
+connection and calls ``model.accepted(binding, sock, peer)``; what the model does
+with it (run it now, hand it to a thread, fork, or register it in the loop) is the only
+thing that differs between models, as in :mod:`socketserver`'s ``process_request``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from hosepipe.address import Address
+from hosepipe.limits import Limits
+from hosepipe.service import Context, Service
+
+__all__ = ["Binding", "Model", "RateLimitedLog", "Tally", "peer_name"]
+
+log = logging.getLogger("hosepipe.server")
+
+
+@dataclass(eq=False)
+class Binding:
+    """One service on one address, served under one model."""
+
+    service: Service
+    address: Address
+    model: str
+    limits: Limits = field(default_factory=Limits)
+    label: str = ""
+    sock: socket.socket | None = None
+    bound: str = ""
+    active: int = 0
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.service.name
+        self._lock = threading.Lock()
+
+    def context(self, peer: str) -> Context:
+        return Context(peer=peer, local=self.bound, limits=self.limits)
+
+    def try_enter(self) -> bool:
+        """Count a new connection in, unless the binding is full."""
+        with self._lock:
+            if self.active >= self.limits.max_connections:
+                return False
+            self.active += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+
+def peer_name(sockaddr: object) -> str:
+    """``host:port`` for an inet peer, ``[v6]:port`` for IPv6, ``unix`` otherwise."""
+    if isinstance(sockaddr, tuple):
+        host, port = sockaddr[0], sockaddr[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return "unix-peer"
+
+
+class Tally:
+    """Bytes in and out and the start time of one connection, for its log line."""
+
+    __slots__ = ("binding", "peer", "received", "sent", "started")
+
+    def __init__(self, binding: Binding, peer: str) -> None:
+        self.binding = binding
+        self.peer = peer
+        self.received = 0
+        self.sent = 0
+        self.started = time.monotonic()
+        log.info("%s %s: connection from %s", binding.label, binding.bound, peer)
+
+    def done(self, reason: str = "closed") -> None:
+        elapsed = time.monotonic() - self.started
+        log.info(
+            "%s %s: %s %s after %.3f s (%d B in, %d B out)",
+            self.binding.label, self.binding.bound, self.peer, reason, elapsed,
+            self.received, self.sent,
+        )
+
+
+class RateLimitedLog:
+    """Log a recurring warning at most once per ``interval`` seconds, with a count."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -1e9) < self.interval:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return
+            self._last[key] = now
+            extra = self._suppressed.pop(key, 0)
+        suffix = f" ({extra} more like this suppressed)" if extra else ""
+        log.warning(message + suffix, *args)
+
+
+limit_log = RateLimitedLog()
+
+
+class Model:
+    """How accepted connections are driven. The hub calls these from its loop."""
+
+    name = "model"
+
+    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+        """Take ownership of a connected socket (the binding has counted it in)."""
+        raise NotImplementedError
+
+    def active(self) -> int:
+        """Conversations still running."""
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        """Periodic housekeeping (reaping children); called at least twice a second."""
+
+    def stop_requested(self, grace: float) -> None:
+        """Shutdown began: finish in-flight work within ``grace`` seconds."""
+
+    def abort(self) -> None:
+        """The grace period is over: end every remaining conversation now."""
+
+    def close(self) -> None:
+        """Release workers; after this, nothing of the model runs."""

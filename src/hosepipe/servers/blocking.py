@@ -1,0 +1,68 @@
+"""Driving one conversation over a blocking stream, for the models that give it a thread.
+
+The loop: read what arrives, hand it to the conversation, carry out the actions it
+returns, until someone closes. The receive deadline is the pause interval while the
+conversation waits for a quiet peer, else the idle timeout; every send is bounded by
+the send timeout, so a peer that stops reading cannot hold a worker for ever.
+Used by the iterative, thread and fork models and by ``pipe:`` children.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hosepipe.errors import HosepipeError, Timeout
+from hosepipe.limits import Limits
+from hosepipe.service import Action, Close, Conversation, Send, SendFile
+from hosepipe.transports.streams import Stream
+
+__all__ = ["run_conversation"]
+
+log = logging.getLogger("hosepipe.server")
+
+
+class _Counter:
+    received = 0
+    sent = 0
+
+
+def _carry_out(stream: Stream, actions: list[Action], limits: Limits, count: _Counter) -> bool:
+    """Do the actions; True once the conversation asked to close."""
+    for action in actions:
+        if isinstance(action, Send):
+            stream.send_all(action.data, limits.send_timeout)
+            count.sent += len(action.data)
+        elif isinstance(action, SendFile):
+            stream.send_file(action.path, action.offset, action.count, limits.send_timeout)
+        elif isinstance(action, Close):
+            return True
+    return False
+
+
+def run_conversation(stream: Stream, conversation: Conversation, limits: Limits) -> tuple[str, int, int]:
+    """Run until the conversation or the peer ends it; returns (reason, in, out)."""
+    count = _Counter()
+    reason = "closed"
+    try:
+        done = _carry_out(stream, conversation.opened(), limits, count)
+        while not done:
+            waiting = conversation.wants_pause
+            try:
+                data = stream.receive_some(limits.pause if waiting else limits.idle_timeout)
+            except Timeout:
+                if not waiting:
+                    reason = f"idle for {limits.idle_timeout:g} s"
+                    break
+                done = _carry_out(stream, conversation.paused(), limits, count)
+                continue
+            if not data:
+                _carry_out(stream, conversation.eof_received(), limits, count)
+                break
+            count.received += len(data)
+            done = _carry_out(stream, conversation.data_received(data), limits, count)
+        stream.send_eof()
+    except HosepipeError as exc:
+        reason = f"dropped: {exc}"
+    finally:
+        conversation.closed()
+    return reason, count.received, count.sent

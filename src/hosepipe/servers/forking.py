@@ -1,0 +1,94 @@
+"""The fork model: one child process per connection, every child reaped.
+
+The parent accepts, forks, closes its copy of the socket and goes back to accepting;
+the child closes every listener, serves the one conversation and exits with
+``os._exit``. SIGCHLD wakes the hub, which reaps each known child with
+``waitpid(pid, WNOHANG)`` (never ``waitpid(-1)``: exec programs are reaped by their own
+tracker). At shutdown the children get the grace period, then SIGTERM, and are reaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+
+from hosepipe.servers.base import Binding, Model, Tally
+from hosepipe.servers.blocking import run_conversation
+from hosepipe.transports.streams import SocketStream
+
+__all__ = ["ForkModel"]
+
+log = logging.getLogger("hosepipe.server")
+
+
+class ForkModel(Model):
+    name = "fork"
+
+    def __init__(self, in_child: Callable[[], None]) -> None:
+        self._in_child = in_child  # releases the parent's loop in a new child
+        self.children: dict[int, tuple[Binding, float]] = {}
+
+    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            log.error("%s: cannot fork for %s: %s", binding.label, peer, exc)
+            sock.close()
+            binding.leave()
+            return
+        if pid == 0:
+            self._child(binding, sock, peer)
+        sock.close()
+        self.children[pid] = (binding, time.monotonic())
+
+    def _child(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+        status = 0
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent conducts shutdown
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self._in_child()
+            tally = Tally(binding, peer)
+            stream = SocketStream(sock, peer)
+            conversation = binding.service.conversation(binding.context(peer))
+            reason, tally.received, tally.sent = run_conversation(
+                stream, conversation, binding.limits
+            )
+            stream.close()
+            tally.done(reason)
+        except BaseException:
+            log.exception("%s: child for %s failed", binding.label, peer)
+            status = 1
+        finally:
+            os._exit(status)
+
+    def tick(self) -> None:
+        for pid in list(self.children):
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                binding, _started = self.children.pop(pid)
+                binding.leave()
+
+    def active(self) -> int:
+        return len(self.children)
+
+    def abort(self) -> None:
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def close(self) -> None:
+        for pid, (binding, _started) in list(self.children.items()):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            binding.leave()
+        self.children.clear()

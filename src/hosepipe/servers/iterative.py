@@ -1,0 +1,60 @@
+"""The iterative model: one client at a time, served to the end before the next.
+
+The simplest server there is, and the right one when conversations are short and
+rare. While one conversation runs, every other binding of this model waits. On
+shutdown, a timer cuts the current conversation if it outlives the grace period.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from hosepipe.servers.base import Binding, Model, Tally
+from hosepipe.servers.blocking import run_conversation
+from hosepipe.transports.streams import SocketStream, Stream
+
+__all__ = ["IterativeModel"]
+
+
+class IterativeModel(Model):
+    name = "iterative"
+
+    def __init__(self) -> None:
+        self._current: Stream | None = None
+        self._cutter: threading.Timer | None = None
+
+    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+        tally = Tally(binding, peer)
+        stream = SocketStream(sock, peer)
+        self._current = stream
+        try:
+            conversation = binding.service.conversation(binding.context(peer))
+            reason, tally.received, tally.sent = run_conversation(
+                stream, conversation, binding.limits
+            )
+        finally:
+            self._current = None
+            stream.close()
+            binding.leave()
+        tally.done(reason)
+
+    def active(self) -> int:
+        return 1 if self._current is not None else 0
+
+    def stop_requested(self, grace: float) -> None:
+        # The hub is inside accepted() when a signal arrives mid-conversation.
+        if self._current is not None:
+            self._cutter = threading.Timer(grace, self.abort)
+            self._cutter.daemon = True
+            self._cutter.start()
+
+    def abort(self) -> None:
+        current = self._current
+        if current is not None:
+            current.abort()
+
+    def close(self) -> None:
+        if self._cutter is not None:
+            self._cutter.cancel()
+            self._cutter.join()

@@ -1,0 +1,252 @@
+"""The select model: every connection non-blocking, in the hub's one selector loop.
+
+Each connection keeps an output queue (bytes and file regions). Reads go to the
+conversation; its actions are queued and sent as far as the socket takes them, the
+rest when it becomes writable. A connection whose queue passes ``HIGH_WATER`` stops
+being read until it drains, so a peer that does not read cannot make us buffer without
+limit. Deadlines (pause, idle, send stall) are kept lazily: each connection has at most
+one live timer in the hub, re-armed when it fires early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import selectors
+import socket
+import time
+from collections import deque
+
+from hosepipe.errors import HosepipeError
+from hosepipe.servers.base import Binding, Model, Tally
+from hosepipe.servers.hub import Hub
+from hosepipe.service import Action, Close, Conversation, Send, SendFile
+
+__all__ = ["SelectModel"]
+
+log = logging.getLogger("hosepipe.server")
+
+RECEIVE_SIZE = 256 * 1024
+HIGH_WATER = 1024 * 1024
+SENDFILE_CHUNK = 1024 * 1024
+
+
+class _FileRegion:
+    __slots__ = ("fd", "offset", "remaining")
+
+    def __init__(self, action: SendFile) -> None:
+        self.fd = os.open(action.path, os.O_RDONLY | os.O_CLOEXEC)
+        self.offset = action.offset
+        end = os.fstat(self.fd).st_size
+        self.remaining = end - action.offset if action.count is None else action.count
+
+
+class _Connection:
+    def __init__(self, model: SelectModel, binding: Binding, sock: socket.socket, peer: str):
+        self.model = model
+        self.binding = binding
+        self.limits = binding.limits
+        self.sock = sock
+        self.tally = Tally(binding, peer)
+        self.out: deque[memoryview | _FileRegion] = deque()
+        self.queued = 0
+        self.reading = True
+        self.closing = False
+        self.closed = False
+        self.events = 0
+        now = time.monotonic()
+        self.last_read = now
+        self.last_progress = now
+        self.timer_at = math.inf
+        self.conversation: Conversation = binding.service.conversation(binding.context(peer))
+
+    # -- events ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._carry_out(self.conversation.opened())
+
+    def on_ready(self, mask: int) -> None:
+        try:
+            if mask & selectors.EVENT_WRITE and not self.closed:
+                self._flush()
+            if mask & selectors.EVENT_READ and not self.closed:
+                self._read()
+            if not self.closed:
+                self._update()
+        except Exception:  # a faulty service must not take the whole loop down
+            log.exception("%s: conversation with %s failed", self.binding.label, self.tally.peer)
+            self.finish("dropped: service error")
+
+    def _read(self) -> None:
+        try:
+            data = self.sock.recv(RECEIVE_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.finish(f"dropped: {exc.strerror or exc}")
+            return
+        self.last_read = time.monotonic()
+        if not data:
+            self.reading = False
+            self._carry_out(self.conversation.eof_received())
+            if not self.closing:
+                self.closing = True
+                self._flush()
+            return
+        self.tally.received += len(data)
+        self._carry_out(self.conversation.data_received(data))
+
+    def on_timer(self, when: float) -> None:
+        if self.closed or when != self.timer_at:
+            return  # stale: a newer timer replaced this one
+        self.timer_at = math.inf
+        try:
+            self._expire()
+        except Exception:
+            log.exception("%s: conversation with %s failed", self.binding.label, self.tally.peer)
+            self.finish("dropped: service error")
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        if self.out and now - self.last_progress >= self.limits.send_timeout:
+            self.finish(f"dropped: accepted no data for {self.limits.send_timeout:g} s")
+            return
+        if self.reading and self.conversation.wants_pause and now - self.last_read >= self.limits.pause:
+            self._carry_out(self.conversation.paused())
+        elif self.reading and now - self.last_read >= self.limits.idle_timeout:
+            self.finish(f"idle for {self.limits.idle_timeout:g} s")
+            return
+        if not self.closed:
+            self._update()
+
+    # -- actions -----------------------------------------------------------------------
+    def _carry_out(self, actions: list[Action]) -> None:
+        try:
+            for action in actions:
+                if isinstance(action, Send):
+                    if action.data:
+                        self.out.append(memoryview(action.data))
+                        self.queued += len(action.data)
+                elif isinstance(action, SendFile):
+                    self.out.append(_FileRegion(action))
+                elif isinstance(action, Close):
+                    self.closing = True
+                    self.reading = False
+                    break
+        except (HosepipeError, OSError) as exc:
+            self.finish(f"dropped: {exc}")
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        sock = self.sock
+        while self.out:
+            head = self.out[0]
+            try:
+                if isinstance(head, memoryview):
+                    sent = sock.send(head)
+                    self.queued -= sent
+                    if sent < len(head):
+                        self.out[0] = head[sent:]
+                        self._progress(sent)
+                        return
+                    self.out.popleft()
+                else:
+                    sent = os.sendfile(sock.fileno(), head.fd, head.offset,
+                                       min(head.remaining, SENDFILE_CHUNK))
+                    head.offset += sent
+                    head.remaining -= sent
+                    if head.remaining > 0 and sent > 0:
+                        self._progress(sent)
+                        continue
+                    os.close(head.fd)
+                    self.out.popleft()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.finish(f"dropped: {exc.strerror or exc}")
+                return
+            self._progress(sent)
+        if self.closing:
+            self.finish()
+
+    def _progress(self, sent: int) -> None:
+        self.tally.sent += sent
+        self.last_progress = time.monotonic()
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def _update(self) -> None:
+        """Register the events we need and make sure a timer covers our next deadline."""
+        want = 0
+        if self.reading and not self.closing and self.queued < HIGH_WATER:
+            want |= selectors.EVENT_READ
+        if self.out:
+            want |= selectors.EVENT_WRITE
+        selector = self.model.hub.selector
+        if want != self.events:
+            if not self.events:
+                selector.register(self.sock, want, self.on_ready)
+            elif not want:
+                selector.unregister(self.sock)
+            else:
+                selector.modify(self.sock, want, self.on_ready)
+            self.events = want
+        if self.out:
+            due = self.last_progress + self.limits.send_timeout
+        elif self.conversation.wants_pause:
+            due = self.last_read + self.limits.pause
+        else:
+            due = self.last_read + self.limits.idle_timeout
+        if due < self.timer_at:
+            self.timer_at = due
+            self.model.hub.call_at(due, lambda: self.on_timer(due))
+
+    def finish(self, reason: str = "closed") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.events:
+            self.model.hub.selector.unregister(self.sock)
+        for item in self.out:
+            if isinstance(item, _FileRegion):
+                os.close(item.fd)
+        self.out.clear()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+        self.sock.close()
+        self.conversation.closed()
+        self.binding.leave()
+        self.model.connections.discard(self)
+        self.tally.done(reason)
+
+
+class SelectModel(Model):
+    name = "select"
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.connections: set[_Connection] = set()
+
+    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            connection = _Connection(self, binding, sock, peer)
+        except Exception:
+            log.exception("%s: cannot start a conversation", binding.label)
+            sock.close()
+            binding.leave()
+            return
+        self.connections.add(connection)
+        connection.start()
+        if not connection.closed:
+            connection._update()
+
+    def active(self) -> int:
+        return len(self.connections)
+
+    def abort(self) -> None:
+        for connection in list(self.connections):
+            connection.finish("cut at shutdown")

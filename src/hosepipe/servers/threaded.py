@@ -1,0 +1,110 @@
+"""The thread model: a bounded pool of worker threads, one conversation each.
+
+Accepted connections wait in a queue for the next free worker; the pool grows on
+demand up to ``threads`` workers and never beyond, so a flood of clients costs queue
+entries (bounded by ``max_connections``), not threads. On shutdown, the workers finish
+their conversations within the grace period; then their streams are cut.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+
+from hosepipe.servers.base import Binding, Model, Tally
+from hosepipe.servers.blocking import run_conversation
+from hosepipe.transports.streams import SocketStream, Stream
+
+__all__ = ["ThreadModel"]
+
+log = logging.getLogger("hosepipe.server")
+
+_Job = tuple[Binding, socket.socket, str]
+
+
+class ThreadModel(Model):
+    name = "thread"
+
+    def __init__(self, threads: int) -> None:
+        self.max_threads = threads
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._idle = 0  # workers waiting for a job
+        self._queued = 0  # jobs no worker has taken yet
+        self._pending = 0  # queued plus running
+        self._streams: set[Stream] = set()
+
+    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+        with self._lock:
+            self._pending += 1
+            self._queued += 1
+            grow = self._queued > self._idle and len(self._workers) < self.max_threads
+        if grow:
+            worker = threading.Thread(target=self._work, name="hosepipe-worker", daemon=True)
+            self._workers.append(worker)
+            worker.start()
+        self._jobs.put((binding, sock, peer))
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+                self._queued -= job is not None
+            if job is None:
+                return
+            try:
+                self._serve(*job)
+            except Exception:
+                log.exception("worker: conversation failed")
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+    def _serve(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+        tally = Tally(binding, peer)
+        stream = SocketStream(sock, peer)
+        with self._lock:
+            self._streams.add(stream)
+        try:
+            conversation = binding.service.conversation(binding.context(peer))
+            reason, tally.received, tally.sent = run_conversation(
+                stream, conversation, binding.limits
+            )
+        finally:
+            with self._lock:
+                self._streams.discard(stream)
+            stream.close()
+            binding.leave()
+        tally.done(reason)
+
+    def active(self) -> int:
+        with self._lock:
+            return self._pending
+
+    def abort(self) -> None:
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.abort()
+
+    def close(self) -> None:
+        for _ in self._workers:
+            self._jobs.put(None)
+        for worker in self._workers:
+            worker.join()
+        self._workers.clear()
+        # connections still queued when the workers left are closed unanswered
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[1].close()
+                job[0].leave()

@@ -1,0 +1,57 @@
+"""One port, two protocols: the first byte tells framed messages from classic text.
+
+A frame starts with the top byte of a 4-byte length, which is 0x00 for any frame under
+16 MiB; classic text never starts with a NUL. :class:`FirstByteSwitch` waits for that
+byte, then hands the connection, and every byte so far, to the conversation it chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hosepipe.service import Action, Context, Conversation
+
+__all__ = ["FirstByteSwitch"]
+
+FRAMED_FIRST_BYTES = (0x00, 0xFF)  # 0xFF: the -1 of a 2 GiB+ frame header
+
+
+class FirstByteSwitch(Conversation):
+    """Delegate to ``framed(context)`` or ``classic(context)`` by the first byte."""
+
+    def __init__(
+        self,
+        context: Context,
+        *,
+        classic: Callable[[Context], Conversation],
+        framed: Callable[[Context], Conversation],
+    ) -> None:
+        self._context = context
+        self._classic = classic
+        self._framed = framed
+        self._chosen: Conversation | None = None
+
+    def _choose(self, first: int) -> Conversation:
+        factory = self._framed if first in FRAMED_FIRST_BYTES else self._classic
+        self._chosen = factory(self._context)
+        return self._chosen
+
+    def data_received(self, data: bytes) -> list[Action]:
+        chosen = self._chosen or self._choose(data[0])
+        return chosen.data_received(data)
+
+    @property
+    def wants_pause(self) -> bool:
+        return self._chosen is not None and self._chosen.wants_pause
+
+    def paused(self) -> list[Action]:
+        return self._chosen.paused() if self._chosen else []
+
+    def eof_received(self) -> list[Action]:
+        if self._chosen is None:
+            return self._classic(self._context).eof_received()
+        return self._chosen.eof_received()
+
+    def closed(self) -> None:
+        if self._chosen is not None:
+            self._chosen.closed()

@@ -1,0 +1,94 @@
+"""Codecs: how a message value becomes a frame's payload and back.
+
+A connection agrees on one codec when it opens (see :mod:`hosepipe.wire.hello`).
+``bytes`` and ``text`` carry raw payloads; ``json`` and ``msgpack`` carry structured
+values; ``pickle`` can run arbitrary code when decoding and is therefore offered only
+to peers that have passed the authkey challenge (``requires_auth``).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import msgpack
+
+from hosepipe.errors import CodecError
+
+__all__ = ["CODECS", "Codec", "get_codec"]
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A named pair of functions between values and payload bytes."""
+
+    name: str
+    dumps: Callable[[Any], bytes]
+    loads: Callable[[bytes], Any]
+    requires_auth: bool = False
+
+    def encode(self, value: Any) -> bytes:
+        try:
+            return self.dumps(value)
+        except (TypeError, ValueError, OverflowError, pickle.PicklingError) as exc:
+            raise CodecError(f"{self.name} cannot encode {type(value).__name__}: {exc}") from exc
+
+    def decode(self, payload: bytes) -> Any:
+        try:
+            return self.loads(payload)
+        except Exception as exc:  # each library raises its own zoo of errors
+            raise CodecError(f"payload is not valid {self.name}: {exc}") from exc
+
+
+def _bytes_dumps(value: Any) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise TypeError("the bytes codec carries only bytes")
+    return bytes(value)
+
+
+def _text_dumps(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError("the text codec carries only str")
+    return value.encode("utf-8")
+
+
+def _json_dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+
+
+def _msgpack_dumps(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _msgpack_loads(payload: bytes) -> Any:
+    return msgpack.unpackb(payload, raw=False, strict_map_key=False)
+
+
+CODECS: dict[str, Codec] = {
+    codec.name: codec
+    for codec in (
+        Codec("bytes", _bytes_dumps, bytes),
+        Codec("text", _text_dumps, lambda payload: payload.decode("utf-8")),
+        Codec("json", _json_dumps, json.loads),
+        Codec("msgpack", _msgpack_dumps, _msgpack_loads),
+        Codec(
+            "pickle",
+            lambda value: pickle.dumps(value, pickle.HIGHEST_PROTOCOL),
+            pickle.loads,  # noqa: S301 - offered only after the authkey challenge
+            requires_auth=True,
+        ),
+    )
+}
+
+
+def get_codec(name: str) -> Codec:
+    """The codec called ``name``; :class:`CodecError` names the known ones if absent."""
+    try:
+        return CODECS[name]
+    except KeyError:
+        known = ", ".join(sorted(CODECS))
+        raise CodecError(f"unknown codec {name!r}; known codecs: {known}") from None
