@@ -14,11 +14,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from hosepipe import __version__, classic
+from hosepipe.address import StdioAddress
 from hosepipe.config import BindSpec, build_bindings, default_binds, load_config, parse_bind_arg
-from hosepipe.errors import HosepipeError
+from hosepipe.errors import HosepipeError, UsageError
 from hosepipe.limits import Limits
-from hosepipe.servers import MODELS, Superserver
+from hosepipe.servers import MODELS, Binding, Superserver
+from hosepipe.servers.blocking import serve_stream
 from hosepipe.services import BUILTINS, DEFAULT_ADDRESSES
+from hosepipe.transports.streams import FdStream
 
 __all__ = ["main"]
 
@@ -34,7 +37,7 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
 }
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
     defaults = Limits()
     lines = [f"  {name:<8} {', '.join(addresses)}" for name, addresses in DEFAULT_ADDRESSES.items()]
     p = sub.add_parser(
@@ -55,7 +58,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                            help=f"{text} (default {getattr(defaults, name):g})")
 
 
-def _client_parser(sub: argparse._SubParsersAction, name: str, text: str,  # type: ignore[type-arg]
+def _client_parser(sub: argparse._SubParsersAction, name: str, text: str,
                    default: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=text, description=text)
     p.add_argument("-a", "--address", default=default,
@@ -107,11 +110,24 @@ def _serve(args: argparse.Namespace) -> int:
         specs = default_binds()
     model = args.model or (config.model if config and config.model else "select")
     limits = _limits(args, config.limits if config else {})
-    server = Superserver(build_bindings(specs, model=model, limits=limits))
+    bindings = build_bindings(specs, model=model, limits=limits)
+    if any(isinstance(b.address, StdioAddress) for b in bindings):
+        return _serve_stdio(bindings)
+    server = Superserver(bindings)
     server.open()
     for binding in server.bindings:
         print(f"{binding.label:<10} {binding.bound:<32} {binding.model}", flush=True)
     server.run()
+    return 0
+
+
+def _serve_stdio(bindings: list[Binding]) -> int:
+    """``SERVICE@stdio:``: one conversation on our own stdin/stdout, inetd style."""
+    if len(bindings) != 1:
+        raise UsageError("stdio: serves exactly one binding, alone")
+    binding = bindings[0]
+    stream = FdStream(0, 1, "stdio", owned=False)
+    serve_stream(stream, binding.service, binding.limits, peer="stdin", local="stdio:")
     return 0
 
 

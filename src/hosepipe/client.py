@@ -15,8 +15,8 @@ from typing import Any
 from hosepipe.address import Address, InetAddress, UnixAddress, parse_address
 from hosepipe.errors import ConnectError, ConnectionClosed, RemoteError, Timeout, UsageError
 from hosepipe.limits import Limits
-from hosepipe.servers.blocking import run_conversation
-from hosepipe.service import Context, Service
+from hosepipe.servers.blocking import serve_stream
+from hosepipe.service import Service
 from hosepipe.transports.connect import connect_stream
 from hosepipe.transports.streams import Stream
 from hosepipe.wire import hello
@@ -28,9 +28,7 @@ __all__ = ["AsyncClient", "Client", "LineClient", "open_stream"]
 
 def _child_main(service: Service, limits: Limits) -> Callable[[Stream], None]:
     def main(stream: Stream) -> None:
-        conversation = service.conversation(Context(peer="parent", local="pipe:", limits=limits))
-        run_conversation(stream, conversation, limits)
-        stream.close()
+        serve_stream(stream, service, limits, peer="parent", local="pipe:")
 
     return main
 

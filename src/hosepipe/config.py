@@ -39,7 +39,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = ["BindSpec", "ServeConfig", "build_bindings", "load_config", "parse_bind_arg"]
 
-_SPLIT = re.compile(r"@(?=(?:%s|tls|fifo|serial):)" % "|".join(SCHEMES))
+_SPLIT = re.compile(r"@(?=(?:{}|tls|fifo|serial):)".format("|".join(SCHEMES)))
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ def load_config(path: str | Path) -> ServeConfig:
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
     binds = []
-    for index, table in enumerate(data.get("bind", []), 1):
-        table = dict(table)
+    for index, raw in enumerate(data.get("bind", []), 1):
+        table = dict(raw)
         if "service" not in table:
             raise ConfigError(f"{path}: [[bind]] number {index} has no service")
         binds.append(BindSpec(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from hosepipe.limits import Limits
 
@@ -104,7 +104,7 @@ class Conversation:
         """The peer will send no more. By default, close our side too."""
         return [CLOSE]
 
-    def closed(self) -> None:  # noqa: B027 - an optional hook, empty by design
+    def closed(self) -> None:
         """The connection is gone (by either side); release anything held."""
 
 

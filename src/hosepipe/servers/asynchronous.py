@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 import socket
-from typing import Any
+from typing import Any, cast
 
 from hosepipe.servers.base import Binding, Tally, limit_log, peer_name
 from hosepipe.service import Action, Close, Conversation, Send, SendFile
@@ -31,7 +31,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         import uvloop  # noqa: PLC0415 - optional speed-up
     except ImportError:
         return asyncio.new_event_loop()
-    return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return uvloop.new_event_loop()
 
 
 class _Stream(asyncio.Protocol):
@@ -50,8 +50,8 @@ class _Stream(asyncio.Protocol):
         self.last_read = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast("asyncio.Transport", transport)  # uvloop's do not subclass it
+        transport = self.transport
         peer = peer_name(transport.get_extra_info("peername"))
         if not self.binding.try_enter():
             limit_log.warning(f"full:{self.binding.bound}", "%s %s: refused %s: %d connections "
@@ -208,8 +208,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast("asyncio.DatagramTransport", transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         try:
@@ -269,8 +268,8 @@ class AsyncRunner:
         await self._stop.wait()
         for server in servers:
             server.close()
-        for transport in datagrams:
-            transport.close()
+        for endpoint in datagrams:
+            endpoint.close()
         log.info("shutting down: no new connections; %.1f s for %d in flight",
                  self.grace, len(self.connections))
         deadline = self.loop.time() + self.grace

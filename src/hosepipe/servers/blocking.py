@@ -13,10 +13,10 @@ import logging
 
 from hosepipe.errors import HosepipeError, Timeout
 from hosepipe.limits import Limits
-from hosepipe.service import Action, Close, Conversation, Send, SendFile
+from hosepipe.service import Action, Close, Context, Conversation, Send, SendFile, Service
 from hosepipe.transports.streams import Stream
 
-__all__ = ["run_conversation"]
+__all__ = ["run_conversation", "serve_stream"]
 
 log = logging.getLogger("hosepipe.server")
 
@@ -39,7 +39,9 @@ def _carry_out(stream: Stream, actions: list[Action], limits: Limits, count: _Co
     return False
 
 
-def run_conversation(stream: Stream, conversation: Conversation, limits: Limits) -> tuple[str, int, int]:
+def run_conversation(
+    stream: Stream, conversation: Conversation, limits: Limits
+) -> tuple[str, int, int]:
     """Run until the conversation or the peer ends it; returns (reason, in, out)."""
     count = _Counter()
     reason = "closed"
@@ -66,3 +68,18 @@ def run_conversation(stream: Stream, conversation: Conversation, limits: Limits)
     finally:
         conversation.closed()
     return reason, count.received, count.sent
+
+
+def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str, local: str) -> str:
+    """Serve one whole conversation of ``service`` over ``stream``, then close it.
+
+    This is how a ``pipe:`` child and ``hosepipe serve SERVICE@stdio:`` (a program run by
+    inetd, or by an ``exec:`` address) serve their single peer.
+    """
+    conversation = service.conversation(Context(peer=peer, local=local, limits=limits))
+    try:
+        reason, received, sent = run_conversation(stream, conversation, limits)
+    finally:
+        stream.close()
+    log.info("%s %s: %s %s (%d B in, %d B out)", service.name, local, peer, reason, received, sent)
+    return reason

@@ -112,7 +112,8 @@ class _Connection:
         if self.out and now - self.last_progress >= self.limits.send_timeout:
             self.finish(f"dropped: accepted no data for {self.limits.send_timeout:g} s")
             return
-        if self.reading and self.conversation.wants_pause and now - self.last_read >= self.limits.pause:
+        quiet = now - self.last_read
+        if self.reading and self.conversation.wants_pause and quiet >= self.limits.pause:
             self._carry_out(self.conversation.paused())
         elif self.reading and now - self.last_read >= self.limits.idle_timeout:
             self.finish(f"idle for {self.limits.idle_timeout:g} s")

@@ -45,7 +45,8 @@ class Superserver:
             raise ConfigError("nothing to serve: no bindings")
         for binding in bindings:
             if binding.model not in MODELS:
-                raise ConfigError(f"unknown model {binding.model!r}; choose from {', '.join(MODELS)}")
+                choices = ", ".join(MODELS)
+                raise ConfigError(f"unknown model {binding.model!r}; choose from {choices}")
             service = binding.service
             if binding.address.is_datagram and not service.datagrams:
                 raise ConfigError(f"{binding.label} does not answer datagrams ({binding.address})")

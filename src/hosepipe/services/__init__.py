@@ -100,6 +100,6 @@ def make_service(spec: str, options: dict[str, Any] | None = None) -> Service:
     if not (inspect.isclass(target) and issubclass(target, Service)):
         raise ConfigError(f"service {spec!r} is neither a Service nor a Conversation subclass")
     try:
-        return target(**options)  # type: ignore[no-any-return]
+        return target(**options)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"service {spec!r}: bad options {options}: {exc}") from exc

@@ -70,7 +70,9 @@ class MessageConversation(Conversation):
             out.append(self._answer(payload))
         return [Send(b"".join(out))] if out else []
 
-    def _agree_codec(self, payload: bytes, out: list[bytes]) -> list[Action] | None:
+    def _agree_codec(  # noqa: PLR0911 - one return per way a hello can end
+        self, payload: bytes, out: list[bytes]
+    ) -> list[Action] | None:
         """Pick the codec from the first frame; return actions if the peer is refused."""
         if hello.is_hello(payload):
             try:

@@ -36,7 +36,8 @@ class Stream:
             file.seek(offset)
             remaining = count
             while remaining is None or remaining > 0:
-                chunk = file.read(RECEIVE_SIZE if remaining is None else min(remaining, RECEIVE_SIZE))
+                size = RECEIVE_SIZE if remaining is None else min(remaining, RECEIVE_SIZE)
+                chunk = file.read(size)
                 if not chunk:
                     break
                 self.send_all(chunk, timeout)

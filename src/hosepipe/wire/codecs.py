@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import msgpack
 
@@ -61,7 +62,7 @@ def _json_dumps(value: Any) -> bytes:
 
 
 def _msgpack_dumps(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    return msgpack.packb(value, use_bin_type=True)
 
 
 def _msgpack_loads(payload: bytes) -> Any:
@@ -78,7 +79,7 @@ CODECS: dict[str, Codec] = {
         Codec(
             "pickle",
             lambda value: pickle.dumps(value, pickle.HIGHEST_PROTOCOL),
-            pickle.loads,  # noqa: S301 - offered only after the authkey challenge
+            pickle.loads,
             requires_auth=True,
         ),
     )
