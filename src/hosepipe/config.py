@@ -108,13 +108,13 @@ def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits) -> list
     """Make the services and parse the addresses; every error names the binding."""
     bindings = []
     for spec in specs:
+        service = make_service(spec.service, spec.options)
         if spec.address is not None:
             addresses: tuple[str, ...] = (spec.address,)
         elif spec.service in DEFAULT_ADDRESSES:
             addresses = DEFAULT_ADDRESSES[spec.service]
         else:
             raise ConfigError(f"{spec.service!r} has no default address; write SERVICE@ADDRESS")
-        service = make_service(spec.service, spec.options)
         binding_limits = limits.updated(**spec.limits)
         for text in addresses:
             bindings.append(Binding(

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hosepipe.errors import CodecError
+from hosepipe.wire import CODECS, get_codec
+from hosepipe.wire import hello
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize("name", ["json", "msgpack", "pickle"])
+@given(value=json_values)
+def test_structured_codecs_round_trip(name: str, value: object) -> None:
+    codec = get_codec(name)
+    assert codec.decode(codec.encode(value)) == value
+
+
+def test_raw_codecs() -> None:
+    assert get_codec("bytes").decode(get_codec("bytes").encode(b"\x00\xff")) == b"\x00\xff"
+    assert get_codec("text").decode(get_codec("text").encode("Ni! é")) == "Ni! é"
+    with pytest.raises(CodecError):
+        get_codec("text").encode(b"not text")
+    with pytest.raises(CodecError):
+        get_codec("bytes").encode("not bytes")
+
+
+@pytest.mark.parametrize("name", ["json", "msgpack", "text"])
+def test_garbage_is_a_codec_error(name: str) -> None:
+    with pytest.raises(CodecError):
+        CODECS[name].decode(b"\xc1\xff{[")
+
+
+def test_unencodable_value_is_a_codec_error() -> None:
+    with pytest.raises(CodecError):
+        get_codec("json").encode({1, 2})
+    with pytest.raises(CodecError):
+        get_codec("msgpack").encode(2**70)
+
+
+def test_unknown_codec_names_the_known_ones() -> None:
+    with pytest.raises(CodecError, match="msgpack"):
+        get_codec("yaml")
+
+
+def test_only_pickle_requires_authentication() -> None:
+    assert [c.name for c in CODECS.values() if c.requires_auth] == ["pickle"]
+
+
+def test_hello_round_trip() -> None:
+    assert hello.parse_hello(hello.client_hello("json")) == "json"
+    assert hello.parse_reply(hello.server_reply("json")) == "json"
+    with pytest.raises(Exception, match="refused"):
+        hello.parse_reply(hello.server_reply(None, "no"))

@@ -1,0 +1,235 @@
+"""Framers fed whole, one byte at a time and in random splits; limits refused early."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hosepipe.errors import BufferOverflow, FrameTooLarge, LineTooLong, ProtocolError
+from hosepipe.wire import ClassicDecoder, FrameDecoder, LineDecoder, ReceiveBuffer, encode_frame
+from hosepipe.wire.framing import Message, frame_header
+
+
+def splits(data: bytes, cuts: list[int]) -> Iterator[bytes]:
+    """``data`` cut at the given offsets (sorted, de-duplicated, in range)."""
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    start = 0
+    for point in [*points, len(data)]:
+        if point > start:
+            yield data[start:point]
+            start = point
+
+
+def every_way(data: bytes, cuts: list[int]) -> list[list[bytes]]:
+    return [[data], [data[i : i + 1] for i in range(len(data))], list(splits(data, cuts))]
+
+
+def decode_frames(chunks: list[bytes], max_frame: int = 1 << 20) -> list[bytes]:
+    decoder = FrameDecoder(max_frame)
+    out = []
+    for chunk in chunks:
+        decoder.feed(chunk)
+        while (frame := decoder.next_frame()) is not None:
+            out.append(frame)
+    assert decoder.pending == 0
+    return out
+
+
+payloads = st.lists(st.binary(max_size=300), max_size=8)
+cut_points = st.lists(st.integers(min_value=0, max_value=10_000), max_size=20)
+
+
+@given(payloads, cut_points)
+@settings(max_examples=200, deadline=None)
+def test_frames_survive_any_split(frames: list[bytes], cuts: list[int]) -> None:
+    stream = b"".join(encode_frame(f) for f in frames)
+    for chunks in every_way(stream, cuts):
+        assert decode_frames(chunks) == frames
+
+
+def test_frame_layout_is_multiprocessing_connection() -> None:
+    """Bytes written by the stdlib Connection decode here, and ours decode there."""
+    import os
+
+    r, w = os.pipe()
+    writer, reader = Connection(w, readable=False), Connection(r, writable=False)
+    try:
+        writer.send_bytes(b"from the stdlib")
+        data = os.read(r, 100)
+        assert decode_frames([data]) == [b"from the stdlib"]
+        os.write(w, encode_frame(b"from hosepipe"))
+        assert reader.recv_bytes() == b"from hosepipe"
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_oversize_frame_refused_from_the_header_alone() -> None:
+    decoder = FrameDecoder(max_frame=100)
+    with pytest.raises(FrameTooLarge) as info:
+        decoder.feed(struct.pack("!i", 101))  # the header only: no body was ever sent
+    assert info.value.size == 101 and info.value.limit == 100
+
+
+def test_huge_frame_header_refused_without_buffering() -> None:
+    decoder = FrameDecoder(max_frame=1 << 20)
+    with pytest.raises(FrameTooLarge):
+        decoder.feed(frame_header(5 * 2**30))  # the -1 + 8-byte form
+    assert frame_header(5 * 2**30)[:4] == struct.pack("!i", -1)
+
+
+def test_frame_at_the_limit_is_accepted() -> None:
+    assert decode_frames([encode_frame(b"x" * 100)], max_frame=100) == [b"x" * 100]
+
+
+def test_negative_length_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError):
+        FrameDecoder().feed(struct.pack("!i", -7))
+
+
+def test_receive_buffer_cap() -> None:
+    buffer = ReceiveBuffer(cap=10)
+    buffer.append(b"0123456789")
+    with pytest.raises(BufferOverflow):
+        buffer.append(b"x")
+    assert buffer.take(4) == b"0123" and len(buffer) == 6
+
+
+lines_text = st.lists(
+    st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=8
+)
+terminators = st.sampled_from([b"\n", b"\r\n"])
+
+
+@given(lines_text, terminators, cut_points)
+@settings(max_examples=200, deadline=None)
+def test_lines_survive_any_split(bodies: list[bytes], end: bytes, cuts: list[int]) -> None:
+    stream = b"".join(body + end for body in bodies)
+    for chunks in every_way(stream, cuts):
+        decoder = LineDecoder(max_line=100)
+        got = []
+        for chunk in chunks:
+            decoder.feed(chunk)
+            while (line := decoder.next_line()) is not None:
+                got.append(line)
+        expected = [
+            Message(b[:-1], b"\r\n") if end == b"\n" and b.endswith(b"\r") else Message(b, end)
+            for b in bodies
+        ]
+        assert got == expected
+
+
+def test_long_line_refused_before_its_newline() -> None:
+    decoder = LineDecoder(max_line=8)
+    decoder.feed(b"12345678")  # at the limit: fine
+    decoder.feed(b"9")  # could still be "\r" of a terminator... but it is not
+    with pytest.raises(LineTooLong):
+        decoder.feed(b"0")
+
+
+def test_long_line_refused_inside_one_chunk() -> None:
+    with pytest.raises(LineTooLong):
+        LineDecoder(max_line=4).feed(b"ok\ntoo long\n")
+
+
+def test_line_limit_counts_body_not_terminator() -> None:
+    decoder = LineDecoder(max_line=4)
+    decoder.feed(b"abcd\r\n")
+    assert decoder.next_line() == Message(b"abcd", b"\r\n")
+
+
+# -- the classic rule: events are bytes, pauses and EOF ----------------------------------
+
+Event = bytes | str  # bytes: data; "pause" or "eof"
+
+
+def run_classic(events: list[Event], max_line: int = 1000) -> list[Message]:
+    decoder = ClassicDecoder(max_line)
+    out = []
+    for event in events:
+        if event == "pause":
+            decoder.pause()
+        elif event == "eof":
+            decoder.end_of_stream()
+        else:
+            assert isinstance(event, bytes)
+            decoder.feed(event)
+        while (message := decoder.next_message()) is not None:
+            out.append(message)
+    return out
+
+
+def resplit(events: list[Event], cuts: list[int], mode: str) -> list[Event]:
+    """The same conversation with every run of data bytes split another way."""
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, str):
+            out.append(event)
+        elif mode == "bytes":
+            out.extend(event[i : i + 1] for i in range(len(event)))
+        else:
+            out.extend(splits(event, cuts))
+    return out
+
+
+conversations = st.lists(
+    st.one_of(
+        st.binary(min_size=1, max_size=30).map(lambda b: b.replace(b"\n", b" ")),
+        st.sampled_from([b"\n", b"\r\n", b"7\n8\n"]),
+        st.just("pause"),
+    ),
+    max_size=12,
+).map(lambda events: [*events, "eof"])
+
+
+@given(conversations, cut_points)
+@settings(max_examples=300, deadline=None)
+def test_classic_rule_ignores_how_bytes_were_split(events: list[Event], cuts: list[int]) -> None:
+    whole = run_classic(events)
+    assert run_classic(resplit(events, cuts, "bytes")) == whole
+    assert run_classic(resplit(events, cuts, "random")) == whole
+
+
+@given(conversations)
+@settings(max_examples=200, deadline=None)
+def test_classic_never_answers_half_a_line_once_a_line_client(events: list[Event]) -> None:
+    messages = run_classic(events)
+    first_line = next((i for i, m in enumerate(messages) if m.terminator), None)
+    if first_line is not None:
+        # after the first newline-ended message only EOF may end a message without one
+        unterminated = [m for m in messages[first_line:] if not m.terminator]
+        assert len(unterminated) <= 1
+        if unterminated:
+            assert messages[-1] is unterminated[0]
+
+
+def test_bare_messages_end_at_a_pause() -> None:
+    assert run_classic([b"1", b"2", "pause", b"3", "pause"]) == [
+        Message(b"12", b""),
+        Message(b"3", b""),
+    ]
+
+
+def test_line_client_partial_line_waits_for_its_newline() -> None:
+    assert run_classic([b"Hi\nhal", "pause", b"f\n"]) == [
+        Message(b"Hi", b"\n"),
+        Message(b"half", b"\n"),
+    ]
+
+
+def test_partial_message_at_eof_is_answered() -> None:
+    assert run_classic([b"last words", "eof"]) == [Message(b"last words", b"")]
+
+
+def test_wants_pause_only_for_undecided_unterminated_input() -> None:
+    decoder = ClassicDecoder()
+    assert not decoder.wants_pause
+    decoder.feed(b"12")
+    assert decoder.wants_pause
+    decoder.feed(b"\npart")
+    assert not decoder.wants_pause  # a line client now: no pause will end "part"
