@@ -30,10 +30,9 @@ def rfc868_now(now: float | None = None) -> bytes:
 
 
 def rfc868_decode(data: bytes) -> int:
-    """The Unix time an RFC 868 answer stands for (valid from 1968 to 2104)."""
+    """The Unix time an RFC 868 answer stands for, read in the 1970-2106 window."""
     (value,) = _U32.unpack(data)
-    unix = value - RFC868_OFFSET
-    return unix + 2**32 if unix < -(2**31) else unix
+    return (value - RFC868_OFFSET) % 2**32
 
 
 class _SpeakAndClose(Conversation):

@@ -48,6 +48,10 @@ class ReceiveBuffer:
         """The first ``n`` unconsumed bytes (fewer if fewer are held)."""
         return bytes(self._data[self._start : self._start + n])
 
+    def peek_last(self) -> bytes:
+        """The last byte held, or ``b""``."""
+        return bytes(self._data[-1:]) if len(self) else b""
+
     def find(self, sub: bytes, start: int = 0) -> int:
         """Index of ``sub`` relative to the unconsumed start, or -1."""
         index = self._data.find(sub, self._start + start)
