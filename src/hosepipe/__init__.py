@@ -12,6 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 from hosepipe.address import Address, parse_address
+from hosepipe import classic
 from hosepipe.client import AsyncClient, Client, LineClient
 from hosepipe.errors import (
     ConnectError,
@@ -27,6 +28,7 @@ from hosepipe.limits import Limits
 from hosepipe.servers import MODELS, Binding, Superserver
 from hosepipe.service import (
     CLOSE,
+    Action,
     Close,
     Context,
     Conversation,
@@ -41,6 +43,7 @@ from hosepipe.services.message import MessageService
 
 __all__ = [
     "CLOSE",
+    "Action",
     "MODELS",
     "Address",
     "AsyncClient",
@@ -67,6 +70,7 @@ __all__ = [
     "TransportError",
     "UsageError",
     "__version__",
+    "classic",
     "parse_address",
     "serve",
 ]
