@@ -83,6 +83,13 @@ def test_huge_frame_header_refused_without_buffering() -> None:
     assert frame_header(5 * 2**30)[:4] == struct.pack("!i", -1)
 
 
+def test_many_small_frames_in_one_chunk_are_not_an_overflow() -> None:
+    frames = [b"%d" % i for i in range(10_000)]
+    chunk = b"".join(encode_frame(f) for f in frames)
+    assert len(chunk) > 10 * 100
+    assert decode_frames([chunk], max_frame=100) == frames
+
+
 def test_frame_at_the_limit_is_accepted() -> None:
     assert decode_frames([encode_frame(b"x" * 100)], max_frame=100) == [b"x" * 100]
 

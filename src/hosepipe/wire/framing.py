@@ -66,13 +66,19 @@ def encode_frame(payload: bytes | bytearray | memoryview) -> bytes:
 
 
 class FrameDecoder:
-    """Length-prefixed frames, :mod:`multiprocessing.connection` compatible."""
+    """Length-prefixed frames, :mod:`multiprocessing.connection` compatible.
 
-    __slots__ = ("_buf", "_need", "max_frame")
+    Whole frames are cut out as the bytes arrive; only one partial frame is ever held,
+    so the buffer never exceeds ``max_frame`` plus a header. When a chunk holds whole
+    frames, their payloads are sliced straight out of it (one copy).
+    """
+
+    __slots__ = ("_buf", "_frames", "_need", "max_frame")
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self.max_frame = max_frame
         self._buf = ReceiveBuffer(max_frame + 12)
+        self._frames: deque[bytes] = deque()
         self._need: int | None = None  # payload size once the header is read
 
     @property
@@ -80,42 +86,66 @@ class FrameDecoder:
         """Bytes held that do not yet make a whole frame."""
         return len(self._buf)
 
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Take received bytes; an oversize header is refused here, at once."""
-        self._buf.append(data)
-        if self._need is None:
-            self._read_header()
-
-    def _read_header(self) -> None:
-        held = len(self._buf)
-        if held < 4:
-            return
-        (size,) = _I32.unpack(self._buf.peek(4))
-        header = 4
-        if size == -1:
-            if held < 12:
-                return
-            (size,) = _U64.unpack(self._buf.peek(12)[4:])
-            header = 12
-        elif size < 0:
+    def _check(self, size: int) -> int:
+        if size < 0:
             raise ProtocolError(f"frame header announces a negative length ({size})")
         if size > self.max_frame:
             raise FrameTooLarge(size, self.max_frame)
-        self._buf.take(header)
+        return size
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Take received bytes; an oversize header is refused here, at once."""
+        view = memoryview(data)
+        while view:
+            if self._need is None and not len(self._buf) and len(view) >= 4:
+                view = self._fast(view)
+            elif self._need is None:
+                view = self._header_bytes(view)
+            else:
+                take = self._need - len(self._buf)
+                self._buf.append(view[:take])
+                view = view[take:]
+                if len(self._buf) == self._need:
+                    self._frames.append(self._buf.take_all())
+                    self._need = None
+
+    def _fast(self, view: memoryview) -> memoryview:
+        """Header at the start of ``view`` with nothing held: slice without buffering."""
+        (size,) = _I32.unpack_from(view)
+        if size == -1:
+            return self._header_bytes(view)
+        self._check(size)
+        end = 4 + size
+        if len(view) >= end:
+            self._frames.append(bytes(view[4:end]))
+            return view[end:]
         self._need = size
+        return view[4:]
+
+    def _header_bytes(self, view: memoryview) -> memoryview:
+        """Collect header bytes; set ``_need`` once the header is whole."""
+        held = len(self._buf)  # a 4-byte header is parsed when whole: >= 4 means "-1"
+        missing = 4 - held if held < 4 else 12 - held
+        self._buf.append(view[:missing])
+        view = view[missing:]
+        header = self._buf.peek(12)
+        if len(header) < 4:
+            return view
+        (size,) = _I32.unpack_from(header)
+        if size == -1:
+            if len(header) < 12:
+                return view
+            (size,) = _U64.unpack_from(header, 4)
+        self._need = self._check(size)
+        self._buf.take_all()
+        if size == 0:
+            self._frames.append(b"")
+            self._need = None
+        return view
 
     def next_frame(self) -> bytes | None:
         """The next whole payload, or ``None`` until more bytes arrive."""
-        if self._need is None:
-            self._read_header()
-            if self._need is None:
-                return None
-        if len(self._buf) < self._need:
-            return None
-        payload = self._buf.take(self._need)
-        self._need = None
-        self._read_header()
-        return payload
+        return self._frames.popleft() if self._frames else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,146 @@
+"""Every limit is configurable, and each is shown to bite against a real server."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from hosepipe import Client, RemoteError
+from hosepipe.services.square import GREETING
+from tests.conftest import ServerProcess, start_server
+
+STREAM_MODELS = ["iterative", "thread", "fork", "select", "async"]
+
+
+def connect(server: ServerProcess, service: str) -> socket.socket:
+    host, port = server.address(service)[6:].rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """True if the server closes (or resets) the connection within ``seconds``."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+@pytest.fixture
+def serve() -> Iterator[list[ServerProcess]]:
+    servers: list[ServerProcess] = []
+    yield servers
+    for server in servers:
+        assert server.stop() == 0, server.log()
+
+
+@pytest.mark.parametrize("model", ["thread", "fork", "select", "async"])
+def test_max_connections(serve: list[ServerProcess], model: str) -> None:
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", model, "--max-connections", "2")
+    serve.append(server)
+    held = [connect(server, "echo") for _ in range(2)]
+    for sock in held:
+        sock.sendall(b"x")
+        assert sock.recv(1) == b"x"
+    with connect(server, "echo") as third:
+        assert closed_within(third, 5)
+    held[0].close()
+    time.sleep(0.3)
+    with connect(server, "echo") as again:  # room again once one has left
+        again.sendall(b"y")
+        assert again.recv(1) == b"y"
+    held[1].close()
+
+
+@pytest.mark.parametrize("model", STREAM_MODELS)
+def test_idle_timeout(serve: list[ServerProcess], model: str) -> None:
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", model, "--idle-timeout", "0.3")
+    serve.append(server)
+    with connect(server, "echo") as sock:
+        assert closed_within(sock, 10)
+
+
+@pytest.mark.parametrize("model", STREAM_MODELS)
+def test_max_line(serve: list[ServerProcess], model: str) -> None:
+    server = start_server("upper@tcp://127.0.0.1:0", "--model", model, "--max-line", "32")
+    serve.append(server)
+    with connect(server, "upper") as sock:
+        sock.sendall(b"a" * 32 + b"\n")
+        assert sock.recv(100) == b"A" * 32 + b"\n"
+        sock.sendall(b"b" * 40 + b"\n")
+        reply = sock.makefile("rb").read()
+    assert reply == b"error: line longer than the limit of 32 bytes\n"
+
+
+@pytest.mark.parametrize("model", ["thread", "select", "async"])
+def test_max_frame(serve: list[ServerProcess], model: str) -> None:
+    server = start_server("upper@tcp://127.0.0.1:0", "--model", model, "--max-frame", "100")
+    serve.append(server)
+    with Client(server.address("upper")) as client:
+        assert client.request("x" * 80) == "X" * 80
+        with pytest.raises(RemoteError, match="too-large"):
+            client.request("x" * 200)
+
+
+@pytest.mark.parametrize("model", STREAM_MODELS)
+def test_send_timeout_drops_a_peer_that_does_not_read(serve: list[ServerProcess], model: str
+                                                      ) -> None:
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", model, "--send-timeout", "0.5")
+    serve.append(server)
+    sock = connect(server, "echo")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(0.2)
+    chunk = b"z" * 65536
+    dropped = False
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # write, never read, until the server gives up
+        try:
+            sock.send(chunk)
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            dropped = True
+            break
+    sock.close()
+    assert dropped
+
+
+def test_threads_bound_the_pool(serve: list[ServerProcess]) -> None:
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", "thread", "--threads", "2")
+    serve.append(server)
+    first, second = connect(server, "echo"), connect(server, "echo")
+    for sock in (first, second):
+        sock.sendall(b"1")
+        assert sock.recv(1) == b"1"
+    with connect(server, "echo") as third:
+        third.sendall(b"3")
+        third.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # both workers are busy: it waits its turn
+            third.recv(1)
+        first.close()
+        third.settimeout(10)
+        assert third.recv(1) == b"3"
+    second.close()
+
+
+@pytest.mark.parametrize("model", ["thread", "select", "async"])
+def test_pause_ends_bare_messages(serve: list[ServerProcess], model: str) -> None:
+    slow = start_server("square@tcp://127.0.0.1:0", "--model", model, "--pause", "1.5")
+    quick = start_server("square@tcp://127.0.0.1:0", "--model", model, "--pause", "0.05")
+    serve.extend([slow, quick])
+    for server, expected in ((slow, b"144"), (quick, b"1")):
+        with connect(server, "square") as sock:
+            sock.sendall(b"Hi")
+            assert sock.recv(100) == GREETING.encode()
+            sock.sendall(b"1")
+            time.sleep(0.5)  # longer than the quick pause, shorter than the slow one
+            sock.sendall(b"2")
+            assert sock.recv(100) == expected

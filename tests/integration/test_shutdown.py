@@ -1,0 +1,145 @@
+"""SIGTERM under load, reaping of forked children, and the pipe:/exec:/stdio: forms."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from hosepipe import Client, ConnectError, classic
+from hosepipe.services import Square
+from tests.conftest import run_cli, start_server
+
+MODELS = ["iterative", "thread", "fork", "select", "async"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_sigterm_under_load_answers_every_request_and_exits_0(model: str) -> None:
+    server = start_server("square@tcp://127.0.0.1:0", "--model", model, "--grace", "20")
+    address = server.address("square")
+    clients = 1 if model == "iterative" else 6
+    per_client = 300
+    answered = [0] * clients
+    errors: list[BaseException] = []
+    started = threading.Barrier(clients + 1)
+
+    def work(index: int) -> None:
+        try:
+            with Client(address) as client:
+                started.wait()
+                for n in range(per_client):
+                    assert client.request(n) == n * n
+                    answered[index] += 1
+                    if n == per_client // 3 and index == 0:
+                        time.sleep(0.2)  # keep the load going across the signal
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    time.sleep(0.05)
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    with pytest.raises(ConnectError):  # no new connections once shutting down
+        Client(address, timeout=2)
+    for thread in threads:
+        thread.join(30)
+    code = server.stop()
+    assert not errors, errors
+    assert answered == [per_client] * clients
+    assert code == 0
+
+
+def test_fork_model_leaves_no_zombie() -> None:
+    server = start_server("upper@tcp://127.0.0.1:0", "daytime@tcp://127.0.0.1:0",
+                          "--model", "fork")
+    parent = psutil.Process(server.process.pid)
+    try:
+        for _ in range(20):
+            classic.daytime(server.address("daytime"))
+        held = [socket.create_connection(("127.0.0.1", int(server.address("upper").rsplit(":", 1)[1])))
+                for _ in range(5)]
+        time.sleep(0.3)
+        assert len(parent.children()) == 5  # one child per open connection
+        for sock in held:
+            sock.close()
+        deadline = time.monotonic() + 5
+        while parent.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        children = parent.children()
+        zombies = [c for c in children if c.status() == psutil.STATUS_ZOMBIE]
+        assert zombies == [] and children == []
+    finally:
+        assert server.stop() == 0
+
+
+def test_grace_period_cuts_conversations_that_do_not_end() -> None:
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", "thread", "--grace", "0.5")
+    host, port = server.address("echo")[6:].rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as held:
+        held.sendall(b"x")
+        assert held.recv(1) == b"x"
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        held.settimeout(10)
+        assert held.recv(10) == b""  # cut once the grace period is over
+        assert server.process.wait(10) == 0
+        assert time.monotonic() - started < 8
+    server.stop()
+
+
+def test_ni_over_a_pipe_to_a_forked_child() -> None:
+    result = run_cli("ni", "The Knights who say Ni!", "")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Ni!\nThe Knights who say Ni!\nNi!\nError: received empty message\n"
+
+
+def test_pipe_child_is_reaped_by_the_library() -> None:
+    me = psutil.Process()
+    with Client("pipe:", service=Square()) as client:
+        assert len(me.children()) == 1
+        assert client.request(12) == 144
+    assert me.children() == []
+
+
+def test_exec_address_runs_a_server_on_its_stdio() -> None:
+    command = f"exec:{sys.executable} -m hosepipe -q serve upper@stdio:"
+    result = run_cli("upper", "-a", command, "knights", "who say ni")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "KNIGHTS\nWHO SAY NI\n"
+
+
+def test_server_reports_port_in_use_clearly() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", f"echo@tcp://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert "cannot bind tcp://127.0.0.1" in result.stderr
+
+
+def test_client_reports_refused_connection_clearly() -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = run_cli("upper", "-a", f"127.0.0.1:{port}", "x")
+    assert result.returncode == 1
+    assert "cannot connect to tcp://127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unix_socket_file_is_removed_on_exit(tmp_path: os.PathLike[str]) -> None:
+    path = f"{tmp_path}/u.sock"
+    server = start_server(f"upper@unix://{path}")
+    assert os.path.exists(path)
+    assert server.stop() == 0
+    assert not os.path.exists(path)
