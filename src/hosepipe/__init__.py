@@ -11,8 +11,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from hosepipe.address import Address, parse_address
 from hosepipe import classic
+from hosepipe.address import Address, parse_address
 from hosepipe.client import AsyncClient, Client, LineClient
 from hosepipe.errors import (
     ConnectError,
@@ -43,8 +43,8 @@ from hosepipe.services.message import MessageService
 
 __all__ = [
     "CLOSE",
-    "Action",
     "MODELS",
+    "Action",
     "Address",
     "AsyncClient",
     "Binding",

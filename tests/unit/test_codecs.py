@@ -5,8 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hosepipe.errors import CodecError
-from hosepipe.wire import CODECS, get_codec
-from hosepipe.wire import hello
+from hosepipe.wire import CODECS, get_codec, hello
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),

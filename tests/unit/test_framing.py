@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -54,8 +55,6 @@ def test_frames_survive_any_split(frames: list[bytes], cuts: list[int]) -> None:
 
 def test_frame_layout_is_multiprocessing_connection() -> None:
     """Bytes written by the stdlib Connection decode here, and ours decode there."""
-    import os
-
     r, w = os.pipe()
     writer, reader = Connection(w, readable=False), Connection(r, writable=False)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import struct
 import time
 
@@ -159,8 +160,6 @@ def test_framed_square_reply_too_big_for_msgpack_is_a_structured_error() -> None
 
 
 def test_pickle_refused_before_authentication() -> None:
-    import pickle
-
     conv = open_service("upper")
     actions = conv.data_received(encode_frame(pickle.dumps("hi")))
     assert actions[-1] == CLOSE

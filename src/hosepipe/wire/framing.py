@@ -194,10 +194,10 @@ class LineDecoder:
                 raise LineTooLong(self.max_line)
             self._lines.append(message)
         self._scanned = len(self._buf)
-        if self._scanned > self.max_line:
-            # one byte over is allowed only if it is a "\r" that may start the terminator
-            if self._scanned > self.max_line + 1 or self._buf.peek_last() != b"\r":
-                raise LineTooLong(self.max_line)
+        # one byte over the limit is allowed only if it is a "\r" that may start "\r\n"
+        over = self._scanned - self.max_line
+        if over > 1 or (over == 1 and self._buf.peek_last() != b"\r"):
+            raise LineTooLong(self.max_line)
 
     def next_line(self) -> Message | None:
         """The next whole line, or ``None`` until its newline arrives."""
