@@ -36,6 +36,18 @@ def _describe_fds(fds: set[int]) -> list[str]:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _process_wide_singletons() -> None:
+    """Let libraries make their once-per-process resources before any leak snapshot.
+
+    uvloop opens one pipe pair the first time a loop is created in a process and keeps
+    it for the life of the process; a second loop opens nothing. That is not a leak.
+    """
+    from hosepipe.servers.asynchronous import new_event_loop
+
+    new_event_loop().close()
+
+
 @pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
     """Fail a test that leaves threads, file descriptors or child processes behind."""
