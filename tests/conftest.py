@@ -15,6 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from hosepipe.servers.asynchronous import new_event_loop
+
 SETTLE = 3.0  # seconds a test's threads, fds and children get to go away
 
 
@@ -43,8 +45,6 @@ def _process_wide_singletons() -> None:
     uvloop opens one pipe pair the first time a loop is created in a process and keeps
     it for the life of the process; a second loop opens nothing. That is not a leak.
     """
-    from hosepipe.servers.asynchronous import new_event_loop
-
     new_event_loop().close()
 
 
