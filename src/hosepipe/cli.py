@@ -8,12 +8,14 @@ Exit status: 0 success, 1 an error (printed as ``hosepipe: error: ...``),
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 from hosepipe import __version__, classic
+from hosepipe.book import command as book_command
 from hosepipe.address import StdioAddress
 from hosepipe.config import BindSpec, build_bindings, default_binds, load_config, parse_bind_arg
 from hosepipe.errors import HosepipeError, UsageError
@@ -52,6 +54,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("bindings", nargs="*", metavar="BINDING")
     p.add_argument("-m", "--model", choices=MODELS, help="server model (default: select)")
     p.add_argument("-c", "--config", metavar="FILE", help="TOML file of [[bind]] tables")
+    p.add_argument("--db", metavar="URL", help="database of book bindings: sqlite:///PATH or "
+                   "postgresql://... (default: SQLite in ~/.local/share/hosepipe)")
     group = p.add_argument_group("limits (per binding; a config file may set them too)")
     for name, (kind, text) in LIMIT_FLAGS.items():
         group.add_argument("--" + name.replace("_", "-"), type=kind, metavar="N",
@@ -88,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("numbers", nargs="+", metavar="N")
     p.add_argument("--greeting", default="Hi there!", help="what to greet with")
     p.add_argument("--bare", action="store_true", help="send messages without newlines")
+    book_command.add_parser(sub)
     for name, text in (("upper", "print each TEXT as the upper service answers it"),
                        ("ni", "ask the Knights who say Ni (default: a forked child over pipes)")):
         p = _client_parser(sub, name, text, "pipe:" if name == "ni" else tcp[name])
@@ -108,6 +113,9 @@ def _serve(args: argparse.Namespace) -> int:
         specs = list(config.binds) + specs
     if not specs:
         specs = default_binds()
+    if args.db:
+        specs = [replace(s, options={"db": args.db, **s.options}) if s.service == "book" else s
+                 for s in specs]
     model = args.model or (config.model if config and config.model else "select")
     limits = _limits(args, config.limits if config else {})
     bindings = build_bindings(specs, model=model, limits=limits)
@@ -155,6 +163,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "upper": lambda a: _print_all(classic.upper(a.address, a.texts, bare=a.bare,
                                                 timeout=a.timeout)),
     "ni": lambda a: _print_all(classic.ni(a.address, a.texts, bare=a.bare, timeout=a.timeout)),
+    "book": book_command.run,
 }
 
 
@@ -169,8 +178,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hosepipe: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print(file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return 1
+    except OSError as exc:  # a file named on the command line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"hosepipe: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
 
 

@@ -128,3 +128,6 @@ class Service:
 
     def describe(self) -> str:
         return (self.__doc__ or self.name).strip().splitlines()[0]
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, empty by design
+        """The server is done with this service: release what it holds (a database)."""

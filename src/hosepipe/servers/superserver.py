@@ -69,10 +69,13 @@ class Superserver:
         return self.bindings
 
     def close(self) -> None:
+        """Close the listeners and release every service (idempotent)."""
         for binding in self.bindings:
             if binding.sock is not None:
                 close_listener(binding.address, binding.sock)
                 binding.sock = None
+        for service in {id(b.service): b.service for b in self.bindings}.values():
+            service.close()
 
     def __enter__(self) -> Superserver:
         self.open()

@@ -2,7 +2,8 @@
 
 A service spec is one of:
 
-* a built-in name: ``echo``, ``daytime``, ``time``, ``square``, ``upper``, ``ni``;
+* a built-in name: ``echo``, ``daytime``, ``time``, ``square``, ``upper``, ``ni``,
+  ``book``;
 * ``package.module:Class``: a user's :class:`~hosepipe.service.Service` subclass
   (instantiated with the binding's options), or a
   :class:`~hosepipe.service.Conversation` subclass (instantiated per connection, with
@@ -20,6 +21,7 @@ from typing import Any
 
 from hosepipe.errors import ConfigError
 from hosepipe.service import Context, Conversation, Service
+from hosepipe.services.book import Book
 from hosepipe.services.clocks import Daytime, Time
 from hosepipe.services.echo import Echo
 from hosepipe.services.message import MessageService
@@ -36,6 +38,7 @@ BUILTINS: dict[str, Callable[..., Service]] = {
     "square": Square,
     "upper": Upper,
     "ni": Ni,
+    "book": Book,
 }
 
 DEFAULT_ADDRESSES: dict[str, tuple[str, ...]] = {
@@ -45,6 +48,7 @@ DEFAULT_ADDRESSES: dict[str, tuple[str, ...]] = {
     "square": ("tcp://127.0.0.1:50008",),
     "upper": ("tcp://127.0.0.1:50002",),
     "ni": ("tcp://127.0.0.1:50009",),
+    "book": ("tcp://127.0.0.1:50004",),
 }
 
 
