@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
 from hosepipe.servers.asynchronous import new_event_loop
@@ -115,20 +118,34 @@ def start_server(*args: str, expect: int | None = None, timeout: float = 15.0,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
     )
     server = ServerProcess(process)
+    bindings = [a for i, a in enumerate(args) if "@" in a and not args[i - 1].startswith("-")]
+    wanted = expect if expect is not None else len(bindings)
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def read_bindings() -> None:  # ends after `wanted` lines, or at EOF
+        assert process.stdout is not None
+        for _ in range(wanted):
+            lines.put(process.stdout.readline())
+
+    reader = threading.Thread(target=read_bindings, daemon=True)
+    reader.start()
     deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    wanted = expect if expect is not None else sum(1 for a in args if "@" in a)
     while len(server.lines) < wanted:
-        line = process.stdout.readline()
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            server.stop(signal.SIGKILL)
+            reader.join()
+            raise TimeoutError(f"server did not report its bindings in {timeout} s") from None
         if not line:
+            reader.join()
             err = process.stderr.read() if process.stderr else ""
             process.wait()
             raise RuntimeError(f"server exited ({process.returncode}) before binding: {err}")
         name, address, _model = line.split()
         server.lines.append(line)
         server.bound.setdefault(name, []).append(address)
-        if time.monotonic() > deadline:
-            raise TimeoutError("server did not report its bindings")
+    reader.join()
     return server
 
 
@@ -139,3 +156,34 @@ def run_cli(*args: str, input: str | None = None, timeout: float = 30.0,
         [sys.executable, "-m", "hosepipe", *args],
         input=input, capture_output=True, text=True, timeout=timeout, check=False,
     )
+
+
+# -- databases for the book ----------------------------------------------------------------
+
+def postgres_base_url() -> str:
+    url = os.environ.get("HOSEPIPE_TEST_POSTGRES")
+    if not url:
+        pytest.skip("HOSEPIPE_TEST_POSTGRES is not set (.ci/run sets it)")
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    base = postgres_base_url()
+    schema = f"hosepipe_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield base + ("&" if "?" in base else "?") + f"options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty book database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/book.sqlite3"
+    return str(request.getfixturevalue("postgres_url"))

@@ -8,15 +8,15 @@ Exit status: 0 success, 1 an error (printed as ``hosepipe: error: ...``),
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 from hosepipe import __version__, classic
-from hosepipe.book import command as book_command
 from hosepipe.address import StdioAddress
+from hosepipe.book import command as book_command
 from hosepipe.config import BindSpec, build_bindings, default_binds, load_config, parse_bind_arg
 from hosepipe.errors import HosepipeError, UsageError
 from hosepipe.limits import Limits

@@ -129,5 +129,5 @@ class Service:
     def describe(self) -> str:
         return (self.__doc__ or self.name).strip().splitlines()[0]
 
-    def close(self) -> None:  # noqa: B027 - an optional hook, empty by design
+    def close(self) -> None:
         """The server is done with this service: release what it holds (a database)."""

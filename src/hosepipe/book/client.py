@@ -42,7 +42,7 @@ class BookClient:
     def find(self, name: str) -> Entry:
         return Entry(**self._call("find", name=name))
 
-    def list(self) -> list[Entry]:
+    def entries(self) -> list[Entry]:
         return [Entry(**e) for e in self._call("list")]
 
     def search(self, text: str) -> list[Entry]:

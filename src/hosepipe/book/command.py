@@ -15,7 +15,7 @@ from hosepipe.book.menu import run_menu
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "book", help="the address book: the menu, or one operation",
         description="With no ACTION, the four-option menu. --local forks a private book "
@@ -69,13 +69,13 @@ def _act(args: argparse.Namespace, book: BookClient) -> None:
         book.remove(args.name)
         _show(args, {"removed": args.name}, f"Deleted entry for {args.name}")
     elif action in ("list", "search"):
-        entries = book.list() if action == "list" else book.search(args.text)
+        entries = book.entries() if action == "list" else book.search(args.text)
         _show(args, [e.to_dict() for e in entries], _lines(entries))
     elif action == "import":
         count = book.add_many(read_flat(args.file))
         _show(args, {"imported": count}, f"Imported {_count(count)} from {args.file}")
     elif action == "export":
-        entries = book.list()
+        entries = book.entries()
         write_flat(args.file, entries)
         _show(args, {"exported": len(entries)}, f"Exported {_count(len(entries))} to {args.file}")
 

@@ -120,7 +120,7 @@ class PostgresStore(Store):
         found = self._rows(f"SELECT {_COLUMNS} FROM book_entries WHERE name = %s", (name,))
         return found[0] if found else None
 
-    def list(self) -> list[Entry]:
+    def entries(self) -> list[Entry]:
         return self._rows(f"SELECT {_COLUMNS} FROM book_entries ORDER BY name")
 
     def search(self, text: str) -> list[Entry]:

@@ -154,7 +154,7 @@ class SqliteStore(Store):
         found = self._read(f"SELECT {_COLUMNS} FROM entries WHERE name = ?", (name,))
         return found[0] if found else None
 
-    def list(self) -> list[Entry]:
+    def entries(self) -> list[Entry]:
         return self._read(f"SELECT {_COLUMNS} FROM entries ORDER BY name")
 
     def search(self, text: str) -> list[Entry]:

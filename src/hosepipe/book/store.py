@@ -55,7 +55,7 @@ class Store(ABC):
     def find(self, name: str) -> Entry | None: ...
 
     @abstractmethod
-    def list(self) -> list[Entry]:
+    def entries(self) -> list[Entry]:
         """Every entry, by name."""
 
     @abstractmethod
@@ -84,7 +84,7 @@ class PerThread(Generic[C]):
         held = getattr(self._local, "held", None)
         if held is None or held[0] != os.getpid():
             return None
-        return held[1]  # type: ignore[no-any-return]
+        return held[1]
 
     def put(self, connection: C) -> None:
         self._local.held = (os.getpid(), connection)

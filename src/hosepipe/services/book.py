@@ -2,10 +2,10 @@
 
 Classic commands (one per message; see docs/protocols.md)::
 
-    add:NAME,HOUSE,STREET,TOWN,PHONE   ->  Added entry for NAME
-    rem:NAME                           ->  Deleted entry for NAME | Sorry, no entry for: NAME
-    fnd:NAME                           ->  NAME : HOUSE,STREET,TOWN,PHONE | Sorry, no entry for: NAME
-    anything else                      ->  ERROR: Unrecognized command: ...
+    add:NAME,HOUSE,STREET,TOWN,PHONE  ->  Added entry for NAME
+    rem:NAME                          ->  Deleted entry for NAME  |  Sorry, no entry for: NAME
+    fnd:NAME                          ->  NAME : HOUSE,STREET,TOWN,PHONE  |  (the same Sorry)
+    anything else                     ->  ERROR: Unrecognized command: ...
 
 Framed requests are maps with an ``op``: add, add_many, remove, find, list, search,
 update (with an optional ``expect`` for read-modify-write). Errors are structured:
@@ -127,7 +127,7 @@ class _BookMessages(MessageService):
         return entry.to_dict()
 
     def _list(self, request: dict[str, Any]) -> Any:
-        return [entry.to_dict() for entry in self.store.list()]
+        return [entry.to_dict() for entry in self.store.entries()]
 
     def _search(self, request: dict[str, Any]) -> Any:
         return [entry.to_dict() for entry in self.store.search(_text(request, "text"))]
