@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,20 @@ def test_user_classes_load() -> None:
         make_service("no_such_module_xyz:Thing")
     with pytest.raises(ConfigError, match="neither"):
         make_service("hosepipe.limits:Limits")
+
+
+def test_user_class_found_in_the_working_directory(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """As with `python -m` and application servers: a local module:Class just works."""
+    (tmp_path / "my_local_service.py").write_text(
+        "from hosepipe import MessageService\n"
+        "class Hello(MessageService):\n"
+        "    name = 'hello'\n"
+        "    def handle(self, request):\n"
+        "        return 'hello ' + request\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "my_local_service", raising=False)
+    service = make_service("my_local_service:Hello")
+    assert service.handle("you") == "hello you"  # type: ignore[attr-defined]

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import shlex
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +70,11 @@ class ConversationService(Service):
 
 
 def _load_class(spec: str) -> Any:
+    """Import ``module:Attr``; the working directory is searched first, as ``python -m``
+    and application servers (gunicorn, uvicorn) do, so local modules are found."""
     module_name, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
