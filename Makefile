@@ -37,6 +37,7 @@ unit: $(STAMP)
 ## make bench: side-by-side benchmarks, printed as ratios
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(ARGS)
+	$(PY) benchmarks/book.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info

@@ -15,7 +15,9 @@ agreed when the connection opens (:mod:`hosepipe.wire.hello`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -31,6 +33,7 @@ __all__ = [
     "SendFile",
     "Service",
     "ServiceError",
+    "release",
 ]
 
 log = logging.getLogger("hosepipe.service")
@@ -45,11 +48,24 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class SendFile:
-    """Send ``count`` bytes of the file at ``path`` from ``offset`` (None: to the end)."""
+    """Send ``count`` bytes (None: to the end) of the open file ``fd`` from ``offset``.
 
-    path: str
+    The action owns the descriptor: the server model closes it once the region is sent
+    or the connection ends, so a service opens (and checks) a file exactly once.
+    """
+
+    fd: int
     offset: int = 0
     count: int | None = None
+
+    def size(self) -> int:
+        """How many bytes this action sends."""
+        end = os.fstat(self.fd).st_size
+        return max(0, end - self.offset) if self.count is None else self.count
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +75,13 @@ class Close:
 
 CLOSE = Close()
 Action = Send | SendFile | Close
+
+
+def release(actions: list[Action]) -> None:
+    """Close the descriptors of SendFile actions that will never be carried out."""
+    for action in actions:
+        if isinstance(action, SendFile):
+            action.close()
 
 
 @dataclass(frozen=True)

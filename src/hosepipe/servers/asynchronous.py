@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import socket
 from typing import Any, cast
 
 from hosepipe.servers.base import Binding, Tally, limit_log, peer_name
-from hosepipe.service import Action, Close, Conversation, Send, SendFile
+from hosepipe.service import Action, Close, Conversation, Send, SendFile, release
 
 __all__ = ["AsyncRunner", "new_event_loop"]
 
@@ -100,6 +101,8 @@ class _Stream(asyncio.Protocol):
             return
         if self.timer is not None:
             self.timer.cancel()
+        release(self.backlog)
+        self.backlog = []
         self.conversation.closed()
         self.conversation = None
         self.runner.connections.discard(self)
@@ -145,18 +148,20 @@ class _Stream(asyncio.Protocol):
             elif isinstance(action, Close):
                 self.closing = True
                 transport.close()
+                release(actions[index + 1 :])
                 return
 
     async def _send_file(self, action: SendFile) -> None:
         assert self.transport is not None
         try:
-            with open(action.path, "rb") as file:
+            with os.fdopen(action.fd, "rb", closefd=True) as file:
                 sent = await self.runner.loop.sendfile(
-                    self.transport, file, action.offset, action.count
+                    self.transport, file, action.offset, action.size()
                 )
                 self.tally.sent += sent
-        except (OSError, RuntimeError) as exc:
-            log.warning("%s: sending %s failed: %s", self.binding.label, action.path, exc)
+        except (OSError, RuntimeError, ConnectionError) as exc:
+            log.warning("%s: sending a file to %s failed: %s", self.binding.label,
+                        self.tally.peer, exc)
             self.abort()
             return
         self.file_busy = False

@@ -13,7 +13,16 @@ import logging
 
 from hosepipe.errors import HosepipeError, Timeout
 from hosepipe.limits import Limits
-from hosepipe.service import Action, Close, Context, Conversation, Send, SendFile, Service
+from hosepipe.service import (
+    Action,
+    Close,
+    Context,
+    Conversation,
+    Send,
+    SendFile,
+    Service,
+    release,
+)
 from hosepipe.transports.streams import Stream
 
 __all__ = ["run_conversation", "serve_stream"]
@@ -28,14 +37,23 @@ class _Counter:
 
 def _carry_out(stream: Stream, actions: list[Action], limits: Limits, count: _Counter) -> bool:
     """Do the actions; True once the conversation asked to close."""
-    for action in actions:
-        if isinstance(action, Send):
-            stream.send_all(action.data, limits.send_timeout)
-            count.sent += len(action.data)
-        elif isinstance(action, SendFile):
-            stream.send_file(action.path, action.offset, action.count, limits.send_timeout)
-        elif isinstance(action, Close):
-            return True
+    for index, action in enumerate(actions):
+        try:
+            if isinstance(action, Send):
+                stream.send_all(action.data, limits.send_timeout)
+                count.sent += len(action.data)
+            elif isinstance(action, SendFile):
+                count.sent += stream.send_file(action.fd, action.offset, action.size(),
+                                               limits.send_timeout)
+            elif isinstance(action, Close):
+                release(actions[index + 1 :])
+                return True
+        except BaseException:
+            release(actions[index + 1 :])
+            raise
+        finally:
+            if isinstance(action, SendFile):
+                action.close()
     return False
 
 

@@ -22,7 +22,7 @@ from collections import deque
 from hosepipe.errors import HosepipeError
 from hosepipe.servers.base import Binding, Model, Tally
 from hosepipe.servers.hub import Hub
-from hosepipe.service import Action, Close, Conversation, Send, SendFile
+from hosepipe.service import Action, Close, Conversation, Send, SendFile, release
 
 __all__ = ["SelectModel"]
 
@@ -37,10 +37,9 @@ class _FileRegion:
     __slots__ = ("fd", "offset", "remaining")
 
     def __init__(self, action: SendFile) -> None:
-        self.fd = os.open(action.path, os.O_RDONLY | os.O_CLOEXEC)
+        self.fd = action.fd  # ours now: closed when sent or when the connection ends
         self.offset = action.offset
-        end = os.fstat(self.fd).st_size
-        self.remaining = end - action.offset if action.count is None else action.count
+        self.remaining = action.size()
 
 
 class _Connection:
@@ -124,7 +123,7 @@ class _Connection:
     # -- actions -----------------------------------------------------------------------
     def _carry_out(self, actions: list[Action]) -> None:
         try:
-            for action in actions:
+            for index, action in enumerate(actions):
                 if isinstance(action, Send):
                     if action.data:
                         self.out.append(memoryview(action.data))
@@ -134,8 +133,10 @@ class _Connection:
                 elif isinstance(action, Close):
                     self.closing = True
                     self.reading = False
+                    release(actions[index + 1 :])
                     break
         except (HosepipeError, OSError) as exc:
+            release(actions)
             self.finish(f"dropped: {exc}")
             return
         self._flush()
@@ -161,7 +162,7 @@ class _Connection:
                     if head.remaining > 0 and sent > 0:
                         self._progress(sent)
                         continue
-                    os.close(head.fd)
+                    os.close(head.fd)  # sent, or the file shrank underneath us
                     self.out.popleft()
             except (BlockingIOError, InterruptedError):
                 return
