@@ -19,13 +19,23 @@ from hosepipe.address import StdioAddress
 from hosepipe.book import command as book_command
 from hosepipe.config import BindSpec, build_bindings, default_binds, load_config, parse_bind_arg
 from hosepipe.errors import HosepipeError, UsageError
+from hosepipe.files import command as files_command
 from hosepipe.limits import Limits
 from hosepipe.servers import MODELS, Binding, Superserver
 from hosepipe.servers.blocking import serve_stream
-from hosepipe.services import BUILTINS, DEFAULT_ADDRESSES
+from hosepipe.services import DEFAULT_ADDRESSES
 from hosepipe.transports.streams import FdStream
 
 __all__ = ["main"]
+
+SERVICE_FLAGS: dict[str, tuple[str, tuple[str, str]]] = {
+    "db": ("book", ("URL", "sqlite:///PATH or postgresql://... "
+                    "(default: SQLite in ~/.local/share/hosepipe)")),
+    "root": ("files", ("DIR", "the directory served (default ~/.local/share/hosepipe/public)")),
+    "uploads": ("files", ("DIR", "where put stores files (default: no uploads)")),
+    "max_upload": ("files", ("SIZE", "largest upload, e.g. 2GiB (default 1GiB)")),
+    "hidden": ("files", ("store_true", "serve and list hidden (dot) files too")),
+}
 
 LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "max_connections": (int, "connections at once per binding"),
@@ -54,8 +64,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("bindings", nargs="*", metavar="BINDING")
     p.add_argument("-m", "--model", choices=MODELS, help="server model (default: select)")
     p.add_argument("-c", "--config", metavar="FILE", help="TOML file of [[bind]] tables")
-    p.add_argument("--db", metavar="URL", help="database of book bindings: sqlite:///PATH or "
-                   "postgresql://... (default: SQLite in ~/.local/share/hosepipe)")
+    group = p.add_argument_group("service options (applied to every binding of that service)")
+    for flag, (service, (meta, help_text)) in SERVICE_FLAGS.items():
+        how = {"action": "store_true"} if meta == "store_true" else {"metavar": meta}
+        group.add_argument("--" + flag.replace("_", "-"), help=f"{service}: {help_text}", **how)
     group = p.add_argument_group("limits (per binding; a config file may set them too)")
     for name, (kind, text) in LIMIT_FLAGS.items():
         group.add_argument("--" + name.replace("_", "-"), type=kind, metavar="N",
@@ -93,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--greeting", default="Hi there!", help="what to greet with")
     p.add_argument("--bare", action="store_true", help="send messages without newlines")
     book_command.add_parser(sub)
+    files_command.add_parsers(sub)
     for name, text in (("upper", "print each TEXT as the upper service answers it"),
                        ("ni", "ask the Knights who say Ni (default: a forked child over pipes)")):
         p = _client_parser(sub, name, text, "pipe:" if name == "ni" else tcp[name])
@@ -113,9 +126,11 @@ def _serve(args: argparse.Namespace) -> int:
         specs = list(config.binds) + specs
     if not specs:
         specs = default_binds()
-    if args.db:
-        specs = [replace(s, options={"db": args.db, **s.options}) if s.service == "book" else s
-                 for s in specs]
+    for flag, (service, _) in SERVICE_FLAGS.items():
+        value = getattr(args, flag)
+        if value:
+            specs = [replace(s, options={flag: value, **s.options}) if s.service == service
+                     else s for s in specs]
     model = args.model or (config.model if config and config.model else "select")
     limits = _limits(args, config.limits if config else {})
     bindings = build_bindings(specs, model=model, limits=limits)
@@ -164,6 +179,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
                                                 timeout=a.timeout)),
     "ni": lambda a: _print_all(classic.ni(a.address, a.texts, bare=a.bare, timeout=a.timeout)),
     "book": book_command.run,
+    "ls": files_command.run_ls,
+    "get": files_command.run_get,
+    "put": files_command.run_put,
 }
 
 
@@ -187,5 +205,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hosepipe: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
 
-
-assert set(BUILTINS) <= set(COMMANDS)

@@ -66,6 +66,7 @@ class Client:
         self.timeout = timeout
         self.codec: Codec = get_codec(codec)
         self._frames = FrameDecoder(max_frame)
+        self._leftover = b""  # bytes received after the last reply frame
         self.stream = open_stream(address, timeout=timeout, service=service)
         try:
             self._send(hello.client_hello(codec))
@@ -78,17 +79,33 @@ class Client:
         self.stream.send_all(encode_frame(payload), self.timeout)
 
     def _receive(self) -> bytes:
+        """The next reply frame; bytes after it are kept (see :meth:`take_leftover`)."""
+        data, self._leftover = self._leftover, b""
         while (payload := self._frames.next_frame()) is None:
-            data = self.stream.receive_some(self.timeout)
             if not data:
-                raise ConnectionClosed("the server closed the connection")
-            self._frames.feed(data)
+                data = self.stream.receive_some(self.timeout)
+                if not data:
+                    raise ConnectionClosed("the server closed the connection")
+            data = self._frames.feed_one(data)
+        self._leftover = data
         return payload
+
+    def take_leftover(self) -> bytes:
+        """Bytes that arrived after the last reply (raw data that follows it)."""
+        data, self._leftover = self._leftover, b""
+        return data
+
+    def send_request(self, value: Any) -> None:
+        """Send a request without waiting (pair with :meth:`receive_reply`)."""
+        self._send(self.codec.encode(value))
+
+    def receive_reply(self) -> Any:
+        return _unwrap(self.codec.decode(self._receive()))
 
     def request(self, value: Any) -> Any:
         """Send one request and return its reply."""
-        self._send(self.codec.encode(value))
-        return _unwrap(self.codec.decode(self._receive()))
+        self.send_request(value)
+        return self.receive_reply()
 
     def close(self) -> None:
         self.stream.close()

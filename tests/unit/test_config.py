@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from hosepipe.address import ExecAddress, InetAddress, UnixAddress, parse_address
+from hosepipe.cli import COMMANDS
 from hosepipe.config import BindSpec, build_bindings, load_config, parse_bind_arg
 from hosepipe.errors import AddressError, ConfigError
 from hosepipe.limits import Limits
-from hosepipe.services import make_service
+from hosepipe.services import BUILTINS, make_service
 
 
 @pytest.mark.parametrize(
@@ -140,3 +141,8 @@ def test_user_class_found_in_the_working_directory(tmp_path: Path,
     monkeypatch.delitem(sys.modules, "my_local_service", raising=False)
     service = make_service("my_local_service:Hello")
     assert service.handle("you") == "hello you"  # type: ignore[attr-defined]
+
+
+def test_every_builtin_service_has_a_client_command() -> None:
+    clients = {"files": "get"}
+    assert all(clients.get(name, name) in COMMANDS for name in BUILTINS)

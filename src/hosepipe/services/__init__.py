@@ -3,7 +3,7 @@
 A service spec is one of:
 
 * a built-in name: ``echo``, ``daytime``, ``time``, ``square``, ``upper``, ``ni``,
-  ``book``;
+  ``book``, ``files``;
 * ``package.module:Class``: a user's :class:`~hosepipe.service.Service` subclass
   (instantiated with the binding's options), or a
   :class:`~hosepipe.service.Conversation` subclass (instantiated per connection, with
@@ -26,6 +26,7 @@ from hosepipe.service import Context, Conversation, Service
 from hosepipe.services.book import Book
 from hosepipe.services.clocks import Daytime, Time
 from hosepipe.services.echo import Echo
+from hosepipe.services.files import Files
 from hosepipe.services.message import MessageService
 from hosepipe.services.program import Program
 from hosepipe.services.square import Square
@@ -41,6 +42,7 @@ BUILTINS: dict[str, Callable[..., Service]] = {
     "upper": Upper,
     "ni": Ni,
     "book": Book,
+    "files": Files,
 }
 
 DEFAULT_ADDRESSES: dict[str, tuple[str, ...]] = {
@@ -51,6 +53,7 @@ DEFAULT_ADDRESSES: dict[str, tuple[str, ...]] = {
     "upper": ("tcp://127.0.0.1:50002",),
     "ni": ("tcp://127.0.0.1:50009",),
     "book": ("tcp://127.0.0.1:50004",),
+    "files": ("tcp://127.0.0.1:50001",),
 }
 
 

@@ -10,15 +10,27 @@ request did not decode, or the reply did not encode. Replies leave in request or
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hosepipe.errors import CodecError, FrameTooLarge, ProtocolError
-from hosepipe.service import CLOSE, Action, Context, Conversation, Send, Service, ServiceError
+from hosepipe.service import (
+    CLOSE,
+    Action,
+    Context,
+    Conversation,
+    Send,
+    Service,
+    ServiceError,
+    release,
+)
 from hosepipe.wire import hello
 from hosepipe.wire.codecs import Codec, get_codec
 from hosepipe.wire.framing import FrameDecoder, encode_frame
 
-__all__ = ["MessageConversation", "MessageService", "error_envelope"]
+__all__ = [
+    "MessageConversation", "MessageService", "Sink", "Streamed", "Upload", "error_envelope",
+]
 
 log = logging.getLogger("hosepipe.service")
 
@@ -27,6 +39,39 @@ STRUCTURED = ("msgpack", "json", "pickle")
 
 def error_envelope(code: str, message: str) -> dict[str, str]:
     return {"error": code, "message": message}
+
+
+@dataclass
+class Streamed:
+    """A reply followed by raw bytes (a file region): ``{"ok": value}``, then ``actions``."""
+
+    value: Any
+    actions: list[Action]
+
+
+class Sink:
+    """Where the raw bytes of an :class:`Upload` go. ``finish`` returns the final reply."""
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> Any:
+        """All bytes arrived; verify and commit. Raise ServiceError to refuse."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """The upload will not complete (error or disconnect): discard what was written."""
+
+
+@dataclass
+class Upload:
+    """A reply (``{"ok": value}``: go ahead), after which the next ``size`` raw bytes of
+    the stream belong to ``sink``; when they have all arrived, ``sink.finish()`` gives a
+    second reply."""
+
+    value: Any
+    size: int
+    sink: Sink
 
 
 class MessageService(Service):
@@ -51,8 +96,36 @@ class MessageConversation(Conversation):
         self.context = context
         self._frames = FrameDecoder(context.limits.max_frame)
         self._codec: Codec | None = None
+        self._upload: Upload | None = None
+        self._uploaded = 0
 
     def data_received(self, data: bytes) -> list[Action]:
+        out: list[Action] = []
+        if self._upload is not None:
+            data = self._take_upload(data, out)
+            if not data:
+                return out
+        return out + self._frames_received(data)
+
+    def _take_upload(self, data: bytes, out: list[Action]) -> bytes:
+        """Give the upload its bytes; return what is left for the frame decoder."""
+        upload = self._upload
+        assert upload is not None and self._codec is not None
+        take = upload.size - self._uploaded
+        try:
+            upload.sink.write(data[:take])
+        except ServiceError as exc:
+            upload.sink.abort()
+            self._upload = None
+            out.extend(self._fatal(exc.code, exc.message))
+            return b""
+        self._uploaded += min(take, len(data))
+        if self._uploaded == upload.size:
+            self._upload = None
+            out.append(Send(self._envelope(upload.sink.finish)))
+        return data[take:]
+
+    def _frames_received(self, data: bytes) -> list[Action]:
         try:
             self._frames.feed(data)
         except FrameTooLarge as exc:
@@ -60,6 +133,7 @@ class MessageConversation(Conversation):
         except ProtocolError as exc:
             return self._fatal("bad-frame", str(exc))
         out: list[bytes] = []
+        actions: list[Action] = []
         while (payload := self._frames.next_frame()) is not None:
             if self._codec is None:
                 refusal = self._agree_codec(payload, out)
@@ -67,8 +141,14 @@ class MessageConversation(Conversation):
                     return [Send(b"".join(out)), *refusal] if out else refusal
                 if hello.is_hello(payload):
                     continue
-            out.append(self._answer(payload))
-        return [Send(b"".join(out))] if out else []
+            reply, extra = self._answer(payload)
+            out.append(reply)
+            if extra:  # raw bytes follow this reply: flush the replies so far first
+                actions += [Send(b"".join(out)), *extra]
+                out = []
+            if self._upload is not None:
+                break  # the bytes that follow are the upload's, not frames
+        return [*actions, Send(b"".join(out))] if out else actions
 
     def _agree_codec(  # noqa: PLR0911 - one return per way a hello can end
         self, payload: bytes, out: list[bytes]
@@ -98,11 +178,40 @@ class MessageConversation(Conversation):
         self._codec = get_codec(self.service.codec)
         return None
 
-    def _answer(self, payload: bytes) -> bytes:
+    def _answer(self, payload: bytes) -> tuple[bytes, list[Action]]:
+        """The reply frame to one request, and any raw actions that follow it."""
+        codec = self._codec
+        assert codec is not None
+        extra: list[Action] = []
+
+        def call() -> Any:
+            result = self.service.handle(codec.decode(payload))
+            if isinstance(result, Streamed):
+                extra.extend(result.actions)
+                return result.value
+            if isinstance(result, Upload):
+                self._upload, self._uploaded = result, 0
+                return result.value
+            return result
+
+        frame, ok = self._reply(call)
+        if not ok:  # no raw bytes and no upload may follow an error
+            release(extra)
+            extra = []
+            if self._upload is not None:
+                self._upload.sink.abort()
+                self._upload = None
+        return frame, extra
+
+    def _envelope(self, call: Any) -> bytes:
+        return self._reply(call)[0]
+
+    def _reply(self, call: Any) -> tuple[bytes, bool]:
+        """Run ``call`` and frame its result as an ok envelope, or an error one (False)."""
         codec = self._codec
         assert codec is not None
         try:
-            envelope: Any = {"ok": self.service.handle(codec.decode(payload))}
+            envelope: Any = {"ok": call()}
         except CodecError as exc:
             envelope = error_envelope("bad-request", str(exc))
         except ServiceError as exc:
@@ -111,9 +220,17 @@ class MessageConversation(Conversation):
             log.exception("%s: handler failed for %s", self.service.name, self.context.peer)
             envelope = error_envelope("internal", "the service failed; see the server log")
         try:
-            return encode_frame(codec.encode(envelope))
+            return encode_frame(codec.encode(envelope)), "ok" in envelope
         except CodecError as exc:
-            return encode_frame(codec.encode(error_envelope("unencodable", str(exc))))
+            return encode_frame(codec.encode(error_envelope("unencodable", str(exc)))), False
+
+    def eof_received(self) -> list[Action]:
+        return [CLOSE]
+
+    def closed(self) -> None:
+        if self._upload is not None:  # the peer left mid-upload: nothing half-written stays
+            self._upload.sink.abort()
+            self._upload = None
 
     def _fatal(self, code: str, message: str) -> list[Action]:
         codec = self._codec or get_codec(self.service.codec)

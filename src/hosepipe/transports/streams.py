@@ -31,6 +31,12 @@ class Stream:
     def send_all(self, data: bytes, timeout: float | None) -> None:
         raise NotImplementedError
 
+    def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
+        """Receive into ``buffer``; how many bytes (0 at end of stream)."""
+        data = self.receive_some(timeout)
+        buffer[: len(data)] = data
+        return len(data)
+
     def send_file(self, fd: int, offset: int, count: int, timeout: float | None) -> int:
         """Send ``count`` bytes of open file ``fd`` from ``offset``; returns bytes sent.
 
@@ -78,6 +84,15 @@ class SocketStream(Stream):
         self.sock.settimeout(timeout)
         try:
             return self.sock.recv(RECEIVE_SIZE)
+        except TimeoutError as exc:
+            raise Timeout(f"nothing received from {self.peer} in {timeout:g} s") from exc
+        except OSError as exc:
+            raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
+
+    def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv_into(buffer)
         except TimeoutError as exc:
             raise Timeout(f"nothing received from {self.peer} in {timeout:g} s") from exc
         except OSError as exc:
@@ -155,6 +170,13 @@ class FdStream(Stream):
         self._wait(self.read_fd, False, timeout, "nothing received")
         try:
             return os.read(self.read_fd, RECEIVE_SIZE)
+        except OSError as exc:
+            raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
+
+    def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
+        self._wait(self.read_fd, False, timeout, "nothing received")
+        try:
+            return os.readv(self.read_fd, [buffer])
         except OSError as exc:
             raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
 

@@ -95,8 +95,20 @@ class FrameDecoder:
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Take received bytes; an oversize header is refused here, at once."""
-        view = memoryview(data)
+        self._feed(memoryview(data), stop=False)
+
+    def feed_one(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Take bytes only until one whole frame is held; return the rest untouched.
+
+        For protocols where raw bytes (a file) follow a frame: what comes after the
+        frame is not parsed as frames.
+        """
+        return bytes(self._feed(memoryview(data), stop=True))
+
+    def _feed(self, view: memoryview, *, stop: bool) -> memoryview:
         while view:
+            if stop and self._frames:
+                return view
             if self._need is None and not len(self._buf) and len(view) >= 4:
                 view = self._fast(view)
             elif self._need is None:
@@ -108,6 +120,7 @@ class FrameDecoder:
                 if len(self._buf) == self._need:
                     self._frames.append(self._buf.take_all())
                     self._need = None
+        return view
 
     def _fast(self, view: memoryview) -> memoryview:
         """Header at the start of ``view`` with nothing held: slice without buffering."""

@@ -1,0 +1,1 @@
+"""The file service's pieces: the sandbox, checksums, uploads, and the client."""

@@ -1,0 +1,133 @@
+"""FilesClient: list, stat, get (resumable, verified) and put, over the framed protocol.
+
+A download goes to ``NAME.part``; when every byte has arrived and the SHA-256 of the
+whole file matches the server's, the part is renamed to NAME. A part whose checksum
+does not match is deleted, never renamed. If the connection drops, the part stays and
+``resume=True`` asks the server for the rest only (the part's bytes are hashed locally).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hosepipe.address import Address
+from hosepipe.client import Client
+from hosepipe.errors import ConnectionClosed, HosepipeError
+
+__all__ = ["DEFAULT_ADDRESS", "ChecksumMismatch", "FilesClient", "Progress"]
+
+DEFAULT_ADDRESS = "tcp://127.0.0.1:50001"
+BUFFER = 1024 * 1024
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+class ChecksumMismatch(HosepipeError):
+    """The downloaded bytes do not hash to the server's SHA-256."""
+
+
+def sha256_of(path: str | Path, upto: int | None = None) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        remaining = upto
+        while remaining is None or remaining > 0:
+            chunk = file.read(BUFFER if remaining is None else min(BUFFER, remaining))
+            if not chunk:
+                break
+            digest.update(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+    return digest
+
+
+def _ignore(done: int, total: int) -> None:
+    pass
+
+
+class FilesClient:
+    def __init__(self, address: str | Address = DEFAULT_ADDRESS, *,
+                 timeout: float | None = 30.0) -> None:
+        self.client = Client(address, timeout=timeout)
+
+    def list(self, path: str = "") -> list[dict[str, Any]]:
+        return list(self.client.request({"op": "list", "path": path}))
+
+    def stat(self, path: str, *, sha256: bool = False) -> dict[str, Any]:
+        return dict(self.client.request({"op": "stat", "path": path, "sha256": sha256}))
+
+    def get(self, path: str, dest: str | Path, *, resume: bool = False,
+            progress: Progress = _ignore) -> dict[str, Any]:
+        """Download ``path`` to ``dest`` (a file name) through ``dest.part``."""
+        dest = Path(dest)
+        part = dest.with_name(dest.name + ".part")
+        offset = part.stat().st_size if resume and part.exists() else 0
+        header = self.client.request({"op": "get", "path": path, "offset": offset})
+        size, offset = int(header["size"]), int(header["offset"])
+        digest = sha256_of(part, offset) if offset else hashlib.sha256()
+        with open(part, "r+b" if offset else "wb") as file:
+            file.truncate(offset)
+            file.seek(offset)
+            self._receive(file, digest, offset, size, progress)
+            file.flush()
+            os.fsync(file.fileno())
+        if digest.hexdigest() != header["sha256"]:
+            part.unlink()
+            raise ChecksumMismatch(f"{path}: the SHA-256 does not match the server's; "
+                                   "the partial file was deleted")
+        os.replace(part, dest)
+        return dict(header)
+
+    def _receive(self, file: Any, digest: Any, done: int, size: int,
+                 progress: Progress) -> None:
+        leftover = self.client.take_leftover()[: size - done]
+        file.write(leftover)
+        digest.update(leftover)
+        done += len(leftover)
+        buffer = bytearray(BUFFER)
+        view = memoryview(buffer)
+        stream = self.client.stream
+        while done < size:
+            progress(done, size)
+            n = stream.receive_into(view[: min(BUFFER, size - done)], self.client.timeout)
+            if n == 0:
+                raise ConnectionClosed(f"the connection was lost after {done} of {size} bytes;"
+                                       " run again with --resume to continue")
+            file.write(view[:n])
+            digest.update(view[:n])
+            done += n
+        progress(done, size)
+
+    def put(self, local: str | Path, name: str | None = None, *,
+            progress: Progress = _ignore) -> dict[str, Any]:
+        """Upload ``local`` as ``name`` (default: its own name)."""
+        local = Path(local)
+        size = local.stat().st_size
+        sha = sha256_of(local).hexdigest()
+        self.client.request({"op": "put", "path": name or local.name, "size": size,
+                             "sha256": sha})
+        fd = os.open(local, os.O_RDONLY)
+        try:
+            sent = 0
+            while sent < size:
+                progress(sent, size)
+                n = self.client.stream.send_file(fd, sent, min(8 * BUFFER, size - sent),
+                                                 self.client.timeout)
+                if n == 0:
+                    raise HosepipeError(f"{local} shrank while it was being sent")
+                sent += n
+            progress(sent, size)
+        finally:
+            os.close(fd)
+        return dict(self.client.receive_reply())
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> FilesClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

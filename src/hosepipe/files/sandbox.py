@@ -1,0 +1,191 @@
+"""The sandbox: a path is served only if it resolves inside the root.
+
+Paths are walked component by component from a descriptor of the root, every
+``open`` with ``O_NOFOLLOW`` relative to the directory before it (``dir_fd``), and the
+final descriptor is checked with ``fstat`` -- so what is checked is what is served,
+with no window between a check and an open. A symlink met on the way is read and
+resolved lexically against the (real, symlink-free) directories walked so far; if the
+result stays inside the root, the walk starts again from the root with it, else the
+path is refused. Refused outright: empty paths, NUL bytes, absolute paths, ``..`` that
+would climb out, hidden components (unless allowed), and anything that is not a
+regular file (or directory, for listings): devices, FIFOs, sockets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from dataclasses import dataclass
+
+__all__ = ["Listing", "Refused", "Sandbox"]
+
+MAX_PATH = 4096
+MAX_SYMLINKS = 40
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO won't block
+
+
+class Refused(Exception):
+    """The path may not be served; ``code`` is ``refused`` or ``not-found``."""
+
+    def __init__(self, reason: str, code: str = "refused") -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Listing:
+    name: str
+    type: str  # "file" or "dir"
+    size: int
+    mtime: float
+
+
+class Sandbox:
+    """Opens files and directories under ``root`` and nowhere else."""
+
+    def __init__(self, root: str, *, hidden: bool = False) -> None:
+        self.root = os.path.realpath(root)
+        self.hidden = hidden
+        try:
+            self.root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise FileNotFoundError(exc.errno, f"cannot open the root: {exc.strerror}",
+                                    self.root) from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.root_fd)
+
+    # -- paths ----------------------------------------------------------------------
+    def parts(self, path: str) -> list[str]:
+        """The components of a client's path, or :class:`Refused` saying why not."""
+        if not isinstance(path, str) or not path.strip():
+            raise Refused("empty path")
+        if "\0" in path:
+            raise Refused("NUL byte in path")
+        if len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
+            raise Refused("path too long")
+        if path.startswith("/"):
+            raise Refused("absolute path")
+        return self._normalize([], path.split("/"))
+
+    def _normalize(self, base: list[str], parts: list[str]) -> list[str]:
+        out = list(base)
+        for part in parts:
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not out:
+                    raise Refused("path leads outside the root")
+                out.pop()
+                continue
+            if part.startswith(".") and not self.hidden:
+                raise Refused(f"hidden name {part!r}")
+            out.append(part)
+        return out
+
+    # -- opening --------------------------------------------------------------------
+    def _walk(self, parts: list[str], final_flags: int) -> int:
+        """Open ``parts`` from the root, resolving symlinks that stay inside."""
+        for _ in range(MAX_SYMLINKS):
+            fd = os.dup(self.root_fd)
+            try:
+                for index, part in enumerate(parts):
+                    last = index == len(parts) - 1
+                    try:
+                        next_fd = os.open(part, final_flags if last else _DIR_FLAGS, dir_fd=fd)
+                    except OSError as exc:
+                        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                            raise
+                        link = self._readlink(part, fd, exc)
+                        parts = self._through_link(parts[:index], link, parts[index + 1 :])
+                        break
+                    os.close(fd)
+                    fd = next_fd
+                else:
+                    result, fd = fd, -1
+                    return result
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+        raise Refused("too many symlinks")
+
+    @staticmethod
+    def _readlink(part: str, dir_fd: int, cause: OSError) -> str:
+        try:
+            return os.readlink(part, dir_fd=dir_fd)
+        except OSError:
+            raise Refused(f"{part!r} is not a directory", "not-found") from cause
+
+    def _through_link(self, walked: list[str], link: str, rest: list[str]) -> list[str]:
+        if link.startswith("/"):
+            inside = os.path.relpath(os.path.normpath(link), self.root)
+            if inside == ".." or inside.startswith("../"):
+                raise Refused("symlink leads outside the root")
+            return self._normalize([], [*inside.split("/"), *rest])
+        return self._normalize(walked, [*link.split("/"), *rest])
+
+    def open_file(self, path: str) -> tuple[int, os.stat_result]:
+        """An open descriptor of the regular file at ``path``, and its stat."""
+        parts = self.parts(path)
+        try:
+            fd = self._walk(parts, _FILE_FLAGS)
+        except FileNotFoundError:
+            raise Refused(f"no such file: {path}", "not-found") from None
+        except PermissionError:
+            raise Refused(f"permission denied: {path}") from None
+        except IsADirectoryError:
+            raise Refused(f"{path} is a directory") from None
+        except OSError as exc:
+            raise Refused(f"{path}: {exc.strerror}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise Refused(f"{path} is {kind}")
+        os.set_blocking(fd, True)
+        return fd, info
+
+    def open_dir(self, path: str) -> int:
+        parts = self.parts(path) if path.strip("/. ") else []
+        try:
+            return self._walk(parts, _DIR_FLAGS) if parts else os.dup(self.root_fd)
+        except FileNotFoundError:
+            raise Refused(f"no such directory: {path}", "not-found") from None
+        except NotADirectoryError:
+            raise Refused(f"{path} is not a directory") from None
+        except OSError as exc:
+            raise Refused(f"{path}: {exc.strerror}") from None
+
+    def listing(self, path: str) -> list[Listing]:
+        """Files and directories in ``path``; symlinks only where they stay inside."""
+        fd = self.open_dir(path)
+        prefix = "/".join(self.parts(path)) if path.strip("/. ") else ""
+        try:
+            with os.scandir(fd) as entries:
+                names = sorted(entry.name for entry in entries)
+        finally:
+            os.close(fd)
+        out = []
+        for name in names:
+            if name.startswith(".") and not self.hidden:
+                continue
+            item = self._describe(f"{prefix}/{name}" if prefix else name, name)
+            if item is not None:
+                out.append(item)
+        return out
+
+    def _describe(self, path: str, name: str) -> Listing | None:
+        with contextlib.suppress(Refused):
+            fd, info = self.open_file(path)
+            os.close(fd)
+            return Listing(name, "file", info.st_size, info.st_mtime)
+        with contextlib.suppress(Refused):
+            fd = self.open_dir(path)
+            info = os.fstat(fd)
+            os.close(fd)
+            return Listing(name, "dir", 0, info.st_mtime)
+        return None  # outside the root, a device, a FIFO, a dangling link

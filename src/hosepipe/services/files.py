@@ -1,0 +1,166 @@
+"""files: serve one directory tree, read-only unless an upload directory is given.
+
+Classic (docs/protocols.md): a path and a newline in, the file's bytes out, then close;
+anything refused closes at once with no data, and the reason goes to the log.
+Framed (first byte 0x00): ``list``, ``stat``, ``get`` (with an ``offset`` to resume;
+the reply carries size, mtime and SHA-256 and the file's bytes follow it, sent with
+sendfile), and ``put`` into the upload directory (a size limit, a hidden temporary name,
+renamed only once complete and verified).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from hosepipe.errors import ProtocolError
+from hosepipe.files.checksum import ChecksumCache
+from hosepipe.files.sandbox import Refused, Sandbox
+from hosepipe.files.uploads import UploadSink, check_upload_name
+from hosepipe.service import CLOSE, Action, Context, Conversation, SendFile, Service, ServiceError
+from hosepipe.services.dual import FirstByteSwitch
+from hosepipe.services.message import MessageConversation, MessageService, Streamed, Upload
+from hosepipe.units import parse_size
+from hosepipe.wire.framing import LineDecoder
+
+__all__ = ["Files", "default_root"]
+
+log = logging.getLogger("hosepipe.files")
+
+
+def default_root() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "hosepipe" / "public")
+
+
+class _ClassicGet(Conversation):
+    """One path line in; the file, or nothing, out; then close."""
+
+    def __init__(self, context: Context, files: Files) -> None:
+        self.context = context
+        self.files = files
+        self._lines = LineDecoder(context.limits.max_line)
+
+    def data_received(self, data: bytes) -> list[Action]:
+        try:
+            self._lines.feed(data)
+        except ProtocolError as exc:  # an overlong line: refused like any other bad path
+            return self._refuse(str(exc))
+        line = self._lines.next_line()
+        return [] if line is None else self._serve(line.body)
+
+    def eof_received(self) -> list[Action]:
+        rest = self._lines.take_rest()
+        return self._serve(rest.body) if rest else [CLOSE]
+
+    def _serve(self, raw: bytes) -> list[Action]:
+        path = raw.decode("utf-8", "surrogateescape")
+        try:
+            fd, info = self.files.sandbox.open_file(path)
+        except Refused as exc:
+            return self._refuse(str(exc))
+        log.info("files: %s gets %s (%d bytes)", self.context.peer, path, info.st_size)
+        return [SendFile(fd, 0, info.st_size), CLOSE]
+
+    def _refuse(self, reason: str) -> list[Action]:
+        log.warning("files: refused %s: %s", self.context.peer, reason)
+        return [CLOSE]
+
+
+class _FileMessages(MessageService):
+    name = "files"
+
+    def __init__(self, files: Files) -> None:
+        self.files = files
+
+    def handle(self, request: Any) -> Any:
+        if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+            raise ServiceError("bad-request", "a request is a map with an 'op'")
+        op = {"list": self._list, "stat": self._stat, "get": self._get,
+              "put": self._put}.get(request["op"])
+        if op is None:
+            raise ServiceError("bad-request", f"unknown op {request['op']!r}; "
+                               "known: list, stat, get, put")
+        try:
+            return op(request)
+        except Refused as exc:
+            raise ServiceError(exc.code, str(exc)) from None
+
+    def _path(self, request: dict[str, Any], default: str | None = None) -> str:
+        path = request.get("path", default)
+        if not isinstance(path, str):
+            raise ServiceError("bad-request", f"{request['op']} needs a text 'path'")
+        return path
+
+    def _list(self, request: dict[str, Any]) -> Any:
+        return [vars(item) for item in self.files.sandbox.listing(self._path(request, ""))]
+
+    def _stat(self, request: dict[str, Any]) -> Any:
+        fd, info = self.files.sandbox.open_file(self._path(request))
+        try:
+            sha = self.files.checksums.sha256(fd, info) if request.get("sha256") else None
+        finally:
+            os.close(fd)
+        return {"size": info.st_size, "mtime": info.st_mtime, "sha256": sha}
+
+    def _get(self, request: dict[str, Any]) -> Any:
+        offset = request.get("offset", 0)
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ServiceError("bad-request", "offset must be a non-negative integer")
+        fd, info = self.files.sandbox.open_file(self._path(request))
+        try:
+            sha = self.files.checksums.sha256(fd, info)
+        except OSError as exc:
+            os.close(fd)
+            raise ServiceError("io-error", f"cannot read the file: {exc.strerror}") from None
+        offset = min(offset, info.st_size)
+        header = {"size": info.st_size, "mtime": info.st_mtime, "sha256": sha, "offset": offset}
+        return Streamed(header, [SendFile(fd, offset, info.st_size - offset)])
+
+    def _put(self, request: dict[str, Any]) -> Any:
+        if self.files.uploads is None:
+            raise ServiceError("refused", "this server takes no uploads")
+        name = check_upload_name(request.get("path"))
+        size = request.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ServiceError("bad-request", "put needs the file's size in bytes")
+        if size > self.files.max_upload:
+            raise ServiceError("too-large", f"{size} bytes is over the upload limit of "
+                               f"{self.files.max_upload} bytes")
+        sink = UploadSink(self.files.uploads, name, size, request.get("sha256"))
+        return Upload({"ready": True}, size, sink)
+
+
+class Files(Service):
+    """Files: a directory served read-only, with optional uploads."""
+
+    name = "files"
+
+    def __init__(self, *, root: str | None = None, uploads: str | None = None,
+                 max_upload: str | int = "1GiB", hidden: bool = False) -> None:
+        root = os.path.expanduser(root) if root else default_root()
+        if root == default_root():
+            os.makedirs(root, exist_ok=True)
+        self.sandbox = Sandbox(root, hidden=hidden)
+        self.uploads = os.path.realpath(os.path.expanduser(uploads)) if uploads else None
+        if self.uploads is not None and not os.path.isdir(self.uploads):
+            raise ValueError(f"the upload directory {self.uploads} does not exist")
+        self.max_upload = parse_size(max_upload)
+        self.checksums = ChecksumCache()
+        self._messages = _FileMessages(self)
+
+    def describe(self) -> str:
+        extra = f", uploads to {self.uploads}" if self.uploads else ", read-only"
+        return f"files from {self.sandbox.root}{extra}"
+
+    def conversation(self, context: Context) -> Conversation:
+        return FirstByteSwitch(
+            context,
+            classic=lambda ctx: _ClassicGet(ctx, self),
+            framed=lambda ctx: MessageConversation(self._messages, ctx),
+        )
+
+    def close(self) -> None:
+        self.sandbox.close()
