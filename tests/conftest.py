@@ -187,3 +187,44 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path}/book.sqlite3"
     return str(request.getfixturevalue("postgres_url"))
+
+
+# -- a file tree for the file service -------------------------------------------------------
+
+@dataclass
+class FileTree:
+    root: Path
+    outside: Path  # files here must never be served
+    uploads: Path
+
+
+def make_tree(base: Path) -> FileTree:
+    """A root full of traps: links out and in, a sibling named like the root, a FIFO."""
+    root, sibling, outside, uploads = (base / "root", base / "rootbar", base / "outside",
+                                       base / "uploads")
+    for directory in (root / "docs" / "deep", sibling, outside, uploads, root / ".private"):
+        directory.mkdir(parents=True)
+    (outside / "secret.txt").write_text("outside secret\n")
+    (sibling / "x.txt").write_text("sibling secret\n")
+    (root / "docs" / "report.txt").write_text("the report\n")
+    (root / "docs" / "deep" / "note.txt").write_text("deep note\n")
+    (root / ".env").write_text("hidden secret\n")
+    (root / ".private" / "key").write_text("hidden key\n")
+    (root / "empty.txt").write_bytes(b"")
+    os.symlink("../outside/secret.txt", root / "out-link")
+    os.symlink(str(outside), root / "out-dir")
+    os.symlink("/etc", root / "etc")
+    os.symlink("../rootbar/x.txt", root / "sibling-link")
+    os.symlink("docs/report.txt", root / "in-link")
+    os.symlink(str(root / "docs"), root / "abs-in-dir")
+    os.symlink("deep/../../docs/report.txt", root / "docs" / "winding")
+    os.symlink("nowhere", root / "dangling")
+    os.symlink("loop-b", root / "loop-a")
+    os.symlink("loop-a", root / "loop-b")
+    os.mkfifo(root / "fifo")
+    return FileTree(root, outside, uploads)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> FileTree:
+    return make_tree(tmp_path)

@@ -149,8 +149,12 @@ class Sandbox:
         os.set_blocking(fd, True)
         return fd, info
 
+    def dir_parts(self, path: str) -> list[str]:
+        """Like :meth:`parts`, but "", "." and "/" name the root itself."""
+        return [] if path.strip() in ("", ".", "/") else self.parts(path)
+
     def open_dir(self, path: str) -> int:
-        parts = self.parts(path) if path.strip("/. ") else []
+        parts = self.dir_parts(path)
         try:
             return self._walk(parts, _DIR_FLAGS) if parts else os.dup(self.root_fd)
         except FileNotFoundError:
@@ -163,7 +167,7 @@ class Sandbox:
     def listing(self, path: str) -> list[Listing]:
         """Files and directories in ``path``; symlinks only where they stay inside."""
         fd = self.open_dir(path)
-        prefix = "/".join(self.parts(path)) if path.strip("/. ") else ""
+        prefix = "/".join(self.dir_parts(path))
         try:
             with os.scandir(fd) as entries:
                 names = sorted(entry.name for entry in entries)

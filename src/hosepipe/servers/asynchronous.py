@@ -25,6 +25,8 @@ __all__ = ["AsyncRunner", "new_event_loop"]
 
 log = logging.getLogger("hosepipe.server")
 
+FILE_CHUNK = 256 * 1024
+
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """A uvloop loop when uvloop is installed, else the standard one."""
@@ -48,6 +50,7 @@ class _Stream(asyncio.Protocol):
         self.backlog: list[Action] = []
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = math.inf
+        self.drained: asyncio.Future[None] | None = None  # set when writing may resume
         self.last_read = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -103,6 +106,8 @@ class _Stream(asyncio.Protocol):
             self.timer.cancel()
         release(self.backlog)
         self.backlog = []
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_exception(ConnectionError("connection lost"))
         self.conversation.closed()
         self.conversation = None
         self.runner.connections.discard(self)
@@ -119,6 +124,8 @@ class _Stream(asyncio.Protocol):
     def resume_writing(self) -> None:
         assert self.transport is not None
         self.stalled_at = None
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
         if not self.closing:
             with contextlib.suppress(RuntimeError):
                 self.transport.resume_reading()
@@ -155,9 +162,12 @@ class _Stream(asyncio.Protocol):
         assert self.transport is not None
         try:
             with os.fdopen(action.fd, "rb", closefd=True) as file:
-                sent = await self.runner.loop.sendfile(
-                    self.transport, file, action.offset, action.size()
-                )
+                try:  # zero-copy where the loop can (the standard loop)
+                    sent = await self.runner.loop.sendfile(
+                        self.transport, file, action.offset, action.size()
+                    )
+                except NotImplementedError:  # uvloop has no sendfile: copy in chunks
+                    sent = await self._copy_file(file.fileno(), action.offset, action.size())
                 self.tally.sent += sent
         except (OSError, RuntimeError, ConnectionError) as exc:
             log.warning("%s: sending a file to %s failed: %s", self.binding.label,
@@ -167,6 +177,23 @@ class _Stream(asyncio.Protocol):
         self.file_busy = False
         backlog, self.backlog = self.backlog, []
         self._carry_out(backlog)
+
+    async def _copy_file(self, fd: int, offset: int, count: int) -> int:
+        """Write a file region through the transport, waiting whenever it is paused."""
+        assert self.transport is not None
+        sent = 0
+        while sent < count:
+            if self.stalled_at is not None:
+                self.drained = self.runner.loop.create_future()
+                await self.drained
+            if self.transport.is_closing():
+                raise ConnectionError("the connection closed during the transfer")
+            chunk = os.pread(fd, min(count - sent, FILE_CHUNK), offset + sent)
+            if not chunk:
+                break  # the file shrank
+            self.transport.write(chunk)
+            sent += len(chunk)
+        return sent
 
     # -- deadlines -------------------------------------------------------------------
     def _arm(self) -> None:
