@@ -1,7 +1,8 @@
 """FilesClient: list, stat, get (resumable, verified) and put, over the framed protocol.
 
 A download goes to ``NAME.part``; when every byte has arrived and the SHA-256 of the
-whole file matches the server's, the part is renamed to NAME. A part whose checksum
+whole file matches the server's, the part is renamed to NAME (not fsynced first, as
+curl, wget and rsync do not: a crash may lose a download, never pass off a bad one). A part whose checksum
 does not match is deleted, never renamed. If the connection drops, the part stays and
 ``resume=True`` asks the server for the rest only (the part's bytes are hashed locally).
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,43 @@ def _ignore(done: int, total: int) -> None:
     pass
 
 
+class BackgroundHash:
+    """SHA-256 on a second thread, over a ring of buffers.
+
+    hashlib releases the GIL for large buffers, so hashing runs beside receiving and
+    writing instead of after them. A buffer is handed back (:meth:`buffer`) only once it
+    has been hashed, so no byte is overwritten before it counts.
+    """
+
+    def __init__(self, digest: Any, slots: int = 4, size: int = BUFFER) -> None:
+        self.digest = digest
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+        for _ in range(slots):
+            self._free.put(bytearray(size))
+        self._thread = threading.Thread(target=self._run, name="hosepipe-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            buffer, n = item
+            self.digest.update(memoryview(buffer)[:n])
+            self._free.put(buffer)
+
+    def buffer(self) -> bytearray:
+        return self._free.get()
+
+    def submit(self, buffer: bytearray, n: int) -> None:
+        self._work.put((buffer, n))
+
+    def close(self) -> str:
+        """Wait for every submitted buffer; the hex digest of all of them."""
+        if self._thread.is_alive():
+            self._work.put(None)
+            self._thread.join()
+        return str(self.digest.hexdigest())
+
+
 class FilesClient:
     def __init__(self, address: str | Address = DEFAULT_ADDRESS, *,
                  timeout: float | None = 30.0) -> None:
@@ -66,37 +106,39 @@ class FilesClient:
         offset = part.stat().st_size if resume and part.exists() else 0
         header = self.client.request({"op": "get", "path": path, "offset": offset})
         size, offset = int(header["size"]), int(header["offset"])
-        digest = sha256_of(part, offset) if offset else hashlib.sha256()
-        with open(part, "r+b" if offset else "wb") as file:
-            file.truncate(offset)
-            file.seek(offset)
-            self._receive(file, digest, offset, size, progress)
-            file.flush()
-            os.fsync(file.fileno())
-        if digest.hexdigest() != header["sha256"]:
+        hasher = BackgroundHash(sha256_of(part, offset) if offset else hashlib.sha256())
+        try:
+            with open(part, "r+b" if offset else "wb") as file:
+                file.truncate(offset)
+                file.seek(offset)
+                self._receive(file, hasher, offset, size, progress)
+        finally:
+            received = hasher.close()
+        if received != header["sha256"]:
             part.unlink()
             raise ChecksumMismatch(f"{path}: the SHA-256 does not match the server's; "
                                    "the partial file was deleted")
         os.replace(part, dest)
         return dict(header)
 
-    def _receive(self, file: Any, digest: Any, done: int, size: int,
+    def _receive(self, file: Any, hasher: BackgroundHash, done: int, size: int,
                  progress: Progress) -> None:
         leftover = self.client.take_leftover()[: size - done]
         file.write(leftover)
-        digest.update(leftover)
+        hasher.digest.update(leftover)  # before the hashing thread sees any buffer
         done += len(leftover)
-        buffer = bytearray(BUFFER)
-        view = memoryview(buffer)
         stream = self.client.stream
         while done < size:
             progress(done, size)
-            n = stream.receive_into(view[: min(BUFFER, size - done)], self.client.timeout)
+            buffer = hasher.buffer()
+            n = stream.receive_into(memoryview(buffer)[: min(BUFFER, size - done)],
+                                    self.client.timeout)
             if n == 0:
+                hasher.submit(buffer, 0)
                 raise ConnectionClosed(f"the connection was lost after {done} of {size} bytes;"
                                        " run again with --resume to continue")
-            file.write(view[:n])
-            digest.update(view[:n])
+            file.write(memoryview(buffer)[:n])
+            hasher.submit(buffer, n)
             done += n
         progress(done, size)
 
