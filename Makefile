@@ -34,10 +34,12 @@ test: lint
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit $(ARGS)
 
-## make bench: side-by-side benchmarks, printed as ratios
+## make bench: side-by-side benchmarks, printed as ratios (peers from benchmarks/requirements.txt)
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) benchmarks/run.py $(ARGS)
 	$(PY) benchmarks/book.py
+	$(PY) benchmarks/files.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info

@@ -82,7 +82,13 @@ def service(url: str) -> tuple[Op, Op, Callable[[], None]]:
         assert server.stdout is not None
         server.stdout.close()
 
-    return (lambda i: book.add(entry(i)) and None), (lambda i: book.find(f"name-{i}") and None), close
+    def add(i: int) -> None:
+        book.add(entry(i))
+
+    def find(i: int) -> None:
+        book.find(f"name-{i}")
+
+    return add, find, close
 
 
 def rate(op: Op, n: int) -> float:
@@ -142,7 +148,8 @@ def main() -> int:
                 ours = measure(lambda u=service_url: service(u), args.runs, args.n)
                 fa, ff = statistics.median(floor[0]), statistics.median(floor[1])
                 oa, of = statistics.median(ours[0]), statistics.median(ours[1])
-                print(f"{kind:<11} {'direct (floor)':<26} {fa:>9.0f} {1:>8.2f} {ff:>9.0f} {1:>8.2f}")
+                print(f"{kind:<11} {'direct (floor)':<26} {fa:>9.0f} {1:>8.2f} "
+                      f"{ff:>9.0f} {1:>8.2f}")
                 print(f"{kind:<11} {'hosepipe book service':<26} {oa:>9.0f} {oa / fa:>8.2f} "
                       f"{of:>9.0f} {of / ff:>8.2f}", flush=True)
         finally:

@@ -2,9 +2,10 @@
 
 A download goes to ``NAME.part``; when every byte has arrived and the SHA-256 of the
 whole file matches the server's, the part is renamed to NAME (not fsynced first, as
-curl, wget and rsync do not: a crash may lose a download, never pass off a bad one). A part whose checksum
-does not match is deleted, never renamed. If the connection drops, the part stays and
-``resume=True`` asks the server for the rest only (the part's bytes are hashed locally).
+curl, wget and rsync do not: a crash may lose a download, never pass off a bad one).
+A part whose checksum does not match is deleted, never renamed. If the connection
+drops, the part stays and ``resume=True`` asks the server for the rest only (the
+part's bytes are hashed locally).
 """
 
 from __future__ import annotations
