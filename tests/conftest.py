@@ -83,6 +83,7 @@ class ServerProcess:
     process: subprocess.Popen[str]
     bound: dict[str, list[str]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    stderr_text: str = ""
 
     def address(self, service: str, scheme: str = "tcp") -> str:
         for address in self.bound[service]:
@@ -100,14 +101,18 @@ class ServerProcess:
             self.process.wait()
             raise
         finally:
+            if self.process.stderr is not None and not self.process.stderr.closed:
+                self.stderr_text += self.process.stderr.read()
             for pipe in (self.process.stdout, self.process.stderr):
                 if pipe is not None:
                     pipe.close()
         return code
 
     def log(self) -> str:
-        assert self.process.stderr is not None
-        return self.process.stderr.read()
+        """Everything the server wrote to stderr (call after :meth:`stop`)."""
+        if self.process.stderr is not None and not self.process.stderr.closed:
+            self.stop()
+        return self.stderr_text
 
 
 def start_server(*args: str, expect: int | None = None, timeout: float = 15.0,
@@ -140,8 +145,8 @@ def start_server(*args: str, expect: int | None = None, timeout: float = 15.0,
         if not line:
             reader.join()
             err = process.stderr.read() if process.stderr else ""
-            process.wait()
-            raise RuntimeError(f"server exited ({process.returncode}) before binding: {err}")
+            code = server.stop()
+            raise RuntimeError(f"server exited ({code}) before binding: {err}")
         name, address, _model = line.split()
         server.lines.append(line)
         server.bound.setdefault(name, []).append(address)

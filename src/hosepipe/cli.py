@@ -17,7 +17,14 @@ from dataclasses import replace
 from hosepipe import __version__, classic
 from hosepipe.address import StdioAddress
 from hosepipe.book import command as book_command
-from hosepipe.config import BindSpec, build_bindings, default_binds, load_config, parse_bind_arg
+from hosepipe.config import (
+    BindSpec,
+    build_bindings,
+    default_binds,
+    load_config,
+    parse_bind_arg,
+    read_authkey,
+)
 from hosepipe.errors import HosepipeError, UsageError
 from hosepipe.files import command as files_command
 from hosepipe.limits import Limits
@@ -46,6 +53,7 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "pause": (float, "quiet seconds that end an unterminated classic message"),
     "threads": (int, "worker threads of the thread model"),
     "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
+    "handshake_timeout": (float, "seconds for each step of the authkey challenge"),
 }
 
 
@@ -64,6 +72,11 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("bindings", nargs="*", metavar="BINDING")
     p.add_argument("-m", "--model", choices=MODELS, help="server model (default: select)")
     p.add_argument("-c", "--config", metavar="FILE", help="TOML file of [[bind]] tables")
+    auth = p.add_argument_group("authentication")
+    auth.add_argument("--authkey-file", metavar="FILE", help="require the multiprocessing "
+                      "authkey challenge with the key in FILE (or set HOSEPIPE_AUTHKEY)")
+    auth.add_argument("--no-legacy-md5", action="store_true", help="refuse peers that answer "
+                      "with HMAC-MD5 (the standard library of Python 3.10 and 3.11 does)")
     group = p.add_argument_group("service options (applied to every binding of that service)")
     for flag, (service, (meta, help_text)) in SERVICE_FLAGS.items():
         how = {"action": "store_true"} if meta == "store_true" else {"metavar": meta}
@@ -133,7 +146,9 @@ def _serve(args: argparse.Namespace) -> int:
                      else s for s in specs]
     model = args.model or (config.model if config and config.model else "select")
     limits = _limits(args, config.limits if config else {})
-    bindings = build_bindings(specs, model=model, limits=limits)
+    bindings = build_bindings(specs, model=model, limits=limits,
+                              authkey=read_authkey(args.authkey_file),
+                              allow_md5=not args.no_legacy_md5)
     if any(isinstance(b.address, StdioAddress) for b in bindings):
         return _serve_stdio(bindings)
     server = Superserver(bindings)

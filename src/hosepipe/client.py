@@ -9,6 +9,7 @@ address the client forks a child that runs ``service`` at the other end of two p
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,8 @@ from hosepipe.servers.blocking import serve_stream
 from hosepipe.service import Service
 from hosepipe.transports.connect import connect_stream
 from hosepipe.transports.streams import Stream
-from hosepipe.wire import hello
+from hosepipe.wire import auth, hello
+from hosepipe.wire.auth import AuthFailed, Handshake, Role
 from hosepipe.wire.codecs import Codec, get_codec
 from hosepipe.wire.framing import MAX_FRAME, MAX_LINE, FrameDecoder, LineDecoder, encode_frame
 
@@ -62,18 +64,47 @@ class Client:
         timeout: float | None = 10.0,
         max_frame: int = MAX_FRAME,
         service: Service | None = None,
+        authkey: bytes | None = None,
+        raw: bool = False,
     ) -> None:
+        """``authkey``: run the multiprocessing challenge first. ``raw``: no hello and no
+        envelope, for a plain :mod:`multiprocessing.connection` Listener (use the
+        ``pickle`` or ``bytes`` codec then)."""
         self.timeout = timeout
+        self.raw = raw
         self.codec: Codec = get_codec(codec)
         self._frames = FrameDecoder(max_frame)
         self._leftover = b""  # bytes received after the last reply frame
         self.stream = open_stream(address, timeout=timeout, service=service)
         try:
-            self._send(hello.client_hello(codec))
-            hello.parse_reply(self._receive())
+            if authkey is not None:
+                self._authenticate(authkey)
+            if not raw:
+                self._send(hello.client_hello(codec))
+                hello.parse_reply(self._receive())
         except BaseException:
             self.stream.close()
             raise
+
+    def _authenticate(self, authkey: bytes) -> None:
+        handshake = Handshake(authkey, Role.CLIENT, os.urandom(40))
+        frames, self._frames = self._frames, FrameDecoder(auth.MAX_MESSAGE)
+        try:
+            while not handshake.done:
+                try:
+                    replies = handshake.receive(self._receive())
+                except AuthFailed as exc:
+                    reply = getattr(exc, "reply", None)
+                    if reply:
+                        self._send(reply)
+                    raise
+                for message in replies:
+                    self._send(message)
+        except ConnectionClosed as exc:
+            raise AuthFailed("the server closed the connection during the authkey "
+                             "challenge (a wrong key?)") from exc
+        finally:
+            self._frames = frames
 
     def _send(self, payload: bytes) -> None:
         self.stream.send_all(encode_frame(payload), self.timeout)
@@ -100,7 +131,8 @@ class Client:
         self._send(self.codec.encode(value))
 
     def receive_reply(self) -> Any:
-        return _unwrap(self.codec.decode(self._receive()))
+        reply = self.codec.decode(self._receive())
+        return reply if self.raw else _unwrap(reply)
 
     def request(self, value: Any) -> Any:
         """Send one request and return its reply."""

@@ -20,6 +20,7 @@ The TOML file::
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -37,7 +38,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["BindSpec", "ServeConfig", "build_bindings", "load_config", "parse_bind_arg"]
+__all__ = [
+    "BindSpec", "ServeConfig", "build_bindings", "load_config", "parse_bind_arg", "read_authkey",
+]
 
 _SPLIT = re.compile(r"@(?=(?:{}|tls|fifo|serial):)".format("|".join(SCHEMES)))
 
@@ -104,11 +107,30 @@ def default_binds() -> list[BindSpec]:
     return [BindSpec(name) for name in BUILTINS]
 
 
-def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits) -> list[Binding]:
+def read_authkey(path: str | None) -> bytes | None:
+    """The key in ``path`` (one trailing newline dropped), else $HOSEPIPE_AUTHKEY, else None."""
+    key: bytes | None
+    if path:
+        try:
+            key = Path(path).expanduser().read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the authkey file {path}: {exc.strerror}") from exc
+        key = key[:-1] if key.endswith(b"\n") else key
+    else:
+        key = os.environ.get("HOSEPIPE_AUTHKEY", "").encode() or None
+    if key is not None and len(key) < 16:
+        raise ConfigError("an authkey must be at least 16 bytes long")
+    return key
+
+
+def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits,
+                   authkey: bytes | None = None, allow_md5: bool = True) -> list[Binding]:
     """Make the services and parse the addresses; every error names the binding."""
     bindings = []
     for spec in specs:
-        service = make_service(spec.service, spec.options)
+        options = dict(spec.options)
+        key = read_authkey(options.pop("authkey_file")) if "authkey_file" in options else authkey
+        service = make_service(spec.service, options)
         if spec.address is not None:
             addresses: tuple[str, ...] = (spec.address,)
         elif spec.service in DEFAULT_ADDRESSES:
@@ -117,11 +139,17 @@ def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits) -> list
             raise ConfigError(f"{spec.service!r} has no default address; write SERVICE@ADDRESS")
         binding_limits = limits.updated(**spec.limits)
         for text in addresses:
+            address = parse_address(text)
+            if key is not None and address.is_datagram:
+                raise ConfigError(f"{spec.service}@{text}: a datagram binding cannot run the "
+                                  "authkey challenge; serve it over a stream address only")
             bindings.append(Binding(
                 service=service,
-                address=parse_address(text),
+                address=address,
                 model=spec.model or model,
                 limits=binding_limits,
                 label=spec.service if spec.service in BUILTINS else service.name,
+                authkey=key,
+                allow_md5=allow_md5,
             ))
     return bindings

@@ -35,6 +35,8 @@ class Limits:
     """Worker threads of the thread model (shared by its bindings)."""
     grace: float = 5.0
     """On SIGTERM/SIGINT, how long in-flight conversations may go on."""
+    handshake_timeout: float = 10.0
+    """Seconds a peer gets for each step of the authkey (and TLS) handshake."""
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -127,6 +127,12 @@ class Conversation:
         """The peer will send no more. By default, close our side too."""
         return [CLOSE]
 
+    @property
+    def idle_limit(self) -> float | None:
+        """Seconds the peer may stay silent now, if not the binding's idle timeout
+        (an authentication handshake has its own, shorter deadline)."""
+        return None
+
     def closed(self) -> None:
         """The connection is gone (by either side); release anything held."""
 

@@ -71,7 +71,7 @@ class _Stream(asyncio.Protocol):
         self.runner.connections.add(self)
         self.last_read = self.runner.loop.time()
         try:
-            self.conversation = self.binding.service.conversation(self.binding.context(peer))
+            self.conversation = self.binding.conversation(peer)
             self._carry_out(self.conversation.opened())
         except Exception:
             self._fail()
@@ -204,12 +204,16 @@ class _Stream(asyncio.Protocol):
         elif self.conversation.wants_pause:
             due = self.last_read + self.limits.pause
         else:
-            due = self.last_read + self.limits.idle_timeout
+            due = self.last_read + self._idle()
         if due < self.timer_at:
             if self.timer is not None:
                 self.timer.cancel()
             self.timer_at = due
             self.timer = self.runner.loop.call_at(due, self._on_timer)
+
+    def _idle(self) -> float:
+        assert self.conversation is not None
+        return self.conversation.idle_limit or self.limits.idle_timeout
 
     def _on_timer(self) -> None:
         self.timer = None
@@ -226,9 +230,8 @@ class _Stream(asyncio.Protocol):
                 self._carry_out(self.conversation.paused())
             except Exception:
                 self._fail()
-        elif self.stalled_at is None and now - self.last_read >= self.limits.idle_timeout:
-            log.info("%s: %s idle for %g s", self.binding.label, self.tally.peer,
-                     self.limits.idle_timeout)
+        elif self.stalled_at is None and now - self.last_read >= self._idle():
+            log.info("%s: %s idle for %g s", self.binding.label, self.tally.peer, self._idle())
             self.abort()
             return
         self._arm()

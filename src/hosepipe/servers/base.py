@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from hosepipe.address import Address
 from hosepipe.limits import Limits
-from hosepipe.service import Context, Service
+from hosepipe.service import Context, Conversation, Service
+from hosepipe.services.gate import AuthGate
 
 __all__ = ["Binding", "Model", "RateLimitedLog", "Tally", "peer_name"]
 
@@ -41,8 +42,22 @@ class Binding:
         self.label = self.label or self.service.name
         self._lock = threading.Lock()
 
+    authkey: bytes | None = None
+    allow_md5: bool = True
+
     def context(self, peer: str) -> Context:
         return Context(peer=peer, local=self.bound, limits=self.limits)
+
+    def conversation(self, peer: str) -> Conversation:
+        """A new conversation for a connection from ``peer``, behind the binding's gates."""
+        context = self.context(peer)
+        if self.authkey is None:
+            return self.service.conversation(context)
+        return AuthGate(context, self.service.conversation, authkey=self.authkey,
+                        allow_md5=self.allow_md5,
+                        on_failure=lambda reason: limit_log.warning(
+                            f"auth:{self.bound}", "%s %s: %s failed the authkey challenge: %s",
+                            self.label, self.bound, peer, reason))
 
     def try_enter(self) -> bool:
         """Count a new connection in, unless the binding is full."""

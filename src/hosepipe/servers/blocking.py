@@ -67,11 +67,12 @@ def run_conversation(
         done = _carry_out(stream, conversation.opened(), limits, count)
         while not done:
             waiting = conversation.wants_pause
+            idle = conversation.idle_limit or limits.idle_timeout
             try:
-                data = stream.receive_some(limits.pause if waiting else limits.idle_timeout)
+                data = stream.receive_some(limits.pause if waiting else idle)
             except Timeout:
                 if not waiting:
-                    reason = f"idle for {limits.idle_timeout:g} s"
+                    reason = f"idle for {idle:g} s"
                     break
                 done = _carry_out(stream, conversation.paused(), limits, count)
                 continue

@@ -56,7 +56,7 @@ class ForkModel(Model):
             self._in_child()
             tally = Tally(binding, peer)
             stream = SocketStream(sock, peer)
-            conversation = binding.service.conversation(binding.context(peer))
+            conversation = binding.conversation(peer)
             reason, tally.received, tally.sent = run_conversation(
                 stream, conversation, binding.limits
             )

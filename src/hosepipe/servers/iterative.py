@@ -29,7 +29,7 @@ class IterativeModel(Model):
         stream = SocketStream(sock, peer)
         self._current = stream
         try:
-            conversation = binding.service.conversation(binding.context(peer))
+            conversation = binding.conversation(peer)
             reason, tally.received, tally.sent = run_conversation(
                 stream, conversation, binding.limits
             )

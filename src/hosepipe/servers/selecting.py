@@ -59,7 +59,7 @@ class _Connection:
         self.last_read = now
         self.last_progress = now
         self.timer_at = math.inf
-        self.conversation: Conversation = binding.service.conversation(binding.context(peer))
+        self.conversation: Conversation = binding.conversation(peer)
 
     # -- events ----------------------------------------------------------------------
     def start(self) -> None:
@@ -114,8 +114,8 @@ class _Connection:
         quiet = now - self.last_read
         if self.reading and self.conversation.wants_pause and quiet >= self.limits.pause:
             self._carry_out(self.conversation.paused())
-        elif self.reading and now - self.last_read >= self.limits.idle_timeout:
-            self.finish(f"idle for {self.limits.idle_timeout:g} s")
+        elif self.reading and quiet >= self._idle():
+            self.finish(f"idle for {self._idle():g} s")
             return
         if not self.closed:
             self._update()
@@ -199,10 +199,13 @@ class _Connection:
         elif self.conversation.wants_pause:
             due = self.last_read + self.limits.pause
         else:
-            due = self.last_read + self.limits.idle_timeout
+            due = self.last_read + self._idle()
         if due < self.timer_at:
             self.timer_at = due
             self.model.hub.call_at(due, lambda: self.on_timer(due))
+
+    def _idle(self) -> float:
+        return self.conversation.idle_limit or self.limits.idle_timeout
 
     def finish(self, reason: str = "closed") -> None:
         if self.closed:

@@ -72,7 +72,7 @@ class ThreadModel(Model):
         with self._lock:
             self._streams.add(stream)
         try:
-            conversation = binding.service.conversation(binding.context(peer))
+            conversation = binding.conversation(peer)
             reason, tally.received, tally.sent = run_conversation(
                 stream, conversation, binding.limits
             )

@@ -45,6 +45,9 @@ def server_reply(codec: str | None, error: str | None = None) -> bytes:
 
 def parse_reply(payload: bytes) -> str:
     """The codec the server agreed to; :class:`ProtocolError` if it refused."""
+    if payload.startswith(b"#CHALLENGE#"):
+        raise ProtocolError("the server requires an authkey (it sent the multiprocessing "
+                            "challenge); pass authkey=... or --authkey-file")
     if not payload.startswith(MAGIC):
         raise ProtocolError(f"expected a hello reply, got {payload[:80]!r}")
     rest = payload[len(MAGIC) :]

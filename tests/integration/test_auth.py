@@ -1,0 +1,125 @@
+"""The authkey challenge on real sockets, both ways with the standard library."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client as StdClient
+from multiprocessing.connection import Listener as StdListener
+from pathlib import Path
+
+import pytest
+
+from hosepipe import Client, ProtocolError
+from hosepipe.wire.auth import AuthFailed
+from tests.conftest import ServerProcess, run_cli, start_server
+
+KEY = b"a-very-secret-key-of-enough-length"
+
+
+@pytest.fixture(params=["thread", "fork", "select", "async"])
+def keyed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    keyfile = tmp_path / "key"
+    keyfile.write_bytes(KEY + b"\n")
+    server = start_server("upper@tcp://127.0.0.1:0", "square@tcp://127.0.0.1:0",
+                          "--authkey-file", str(keyfile), "--model", request.param,
+                          "--handshake-timeout", "0.5")
+    yield server
+    assert server.stop() == 0
+
+
+def port(server: ServerProcess, service: str) -> int:
+    return int(server.address(service).rsplit(":", 1)[1])
+
+
+def test_stdlib_client_calls_a_hosepipe_service(keyed: ServerProcess) -> None:
+    with StdClient(("127.0.0.1", port(keyed, "square")), authkey=KEY) as conn:
+        for n in (3, "12", -4):
+            conn.send(n)  # pickled: allowed after the challenge
+            assert conn.recv() == {"ok": int(n) ** 2}
+
+
+def test_wrong_key_fails_fast_and_is_logged(keyed: ServerProcess) -> None:
+    started = time.monotonic()
+    with pytest.raises(AuthenticationError):
+        StdClient(("127.0.0.1", port(keyed, "upper")), authkey=b"not-the-key-at-all")
+    with pytest.raises(AuthFailed):
+        Client(keyed.address("upper"), authkey=b"not-the-key-at-all")
+    assert time.monotonic() - started < 5
+    keyed.stop()
+    assert "failed the authkey challenge" in keyed.log()
+
+
+def test_hosepipe_client_with_the_key(keyed: ServerProcess) -> None:
+    with Client(keyed.address("upper"), authkey=KEY) as client:
+        assert client.request("knights") == "KNIGHTS"
+    with Client(keyed.address("square"), authkey=KEY, codec="pickle") as client:
+        assert client.request(7) == 49  # pickle too, now that we are known
+
+
+def test_no_key_is_told_why(keyed: ServerProcess) -> None:
+    with pytest.raises(ProtocolError, match="requires an authkey"):
+        Client(keyed.address("upper"))
+
+
+def test_silent_peer_is_dropped_at_the_handshake_deadline(keyed: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", port(keyed, "upper")), timeout=10) as sock:
+        sock.settimeout(10)
+        started = time.monotonic()
+        while sock.recv(4096):  # the challenge, then nothing until the server gives up
+            pass
+        assert time.monotonic() - started < 5
+
+
+def test_oversize_pre_authentication_frame_is_refused(keyed: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", port(keyed, "upper")), timeout=10) as sock:
+        sock.recv(4096)
+        sock.sendall((100_000).to_bytes(4, "big"))  # announce 100 kB before authenticating
+        sock.settimeout(5)
+        assert sock.recv(4096) == b""
+
+
+def test_hosepipe_client_calls_a_stdlib_listener() -> None:
+    listener = StdListener(("127.0.0.1", 0), authkey=KEY)
+    host, listen_port = listener.address
+
+    def serve() -> None:
+        with listener.accept() as conn:
+            while True:
+                try:
+                    value = conn.recv()
+                except EOFError:
+                    return
+                conn.send({"doubled": value * 2})
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        with Client(f"tcp://{host}:{listen_port}", authkey=KEY, codec="pickle", raw=True) as c:
+            assert c.request(21) == {"doubled": 42}
+            assert c.request("ni") == {"doubled": "nini"}
+    finally:
+        thread.join(10)
+        listener.close()
+
+
+def test_pickle_refused_without_a_key(tmp_path: Path) -> None:
+    server = start_server("upper@tcp://127.0.0.1:0")
+    try:
+        with pytest.raises(ProtocolError, match="pickle is accepted only after"):
+            Client(server.address("upper"), codec="pickle")
+        with StdClient(("127.0.0.1", port(server, "upper"))) as conn:  # no key at all
+            conn.send("ni")
+            assert conn.recv()["error"] == "refused"
+    finally:
+        assert server.stop() == 0
+
+
+def test_datagram_binding_with_a_key_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "key").write_bytes(KEY)
+    result = run_cli("serve", "echo@udp://127.0.0.1:0", "--authkey-file", str(tmp_path / "key"))
+    assert result.returncode == 1
+    assert "cannot run the authkey challenge" in result.stderr
