@@ -3,6 +3,7 @@
 Every command and API takes an address as text. The forms are::
 
     tcp://HOST:PORT        TCP; IPv6 as tcp://[::1]:PORT; HOST:PORT alone means tcp
+    tls://HOST:PORT        TLS over TCP
     udp://HOST:PORT        UDP datagrams
     unix:///PATH           a Unix stream socket on the file system
     unix:@NAME             a Linux abstract Unix socket (no file)
@@ -40,7 +41,7 @@ __all__ = [
 class InetAddress:
     """A TCP or UDP endpoint."""
 
-    scheme: str  # "tcp" or "udp"
+    scheme: str  # "tcp", "tls" or "udp"
     host: str
     port: int
 
@@ -144,6 +145,10 @@ def _parse_udp(rest: str, original: str) -> InetAddress:
     return _parse_inet("udp", rest, original)
 
 
+def _parse_tls(rest: str, original: str) -> InetAddress:
+    return _parse_inet("tls", rest, original)
+
+
 def _parse_unix(rest: str, original: str) -> UnixAddress:
     if rest.startswith("@"):
         name = rest[1:]
@@ -183,13 +188,14 @@ def _parse_stdio(rest: str, original: str) -> StdioAddress:
 SCHEMES: dict[str, Callable[[str, str], Address]] = {
     "tcp": _parse_tcp,
     "udp": _parse_udp,
+    "tls": _parse_tls,
     "unix": _parse_unix,
     "pipe": _parse_pipe,
     "exec": _parse_exec,
     "stdio": _parse_stdio,
 }
 
-_LATER = {"tls": "TLS", "fifo": "FIFO", "serial": "serial-line"}
+_LATER = {"fifo": "FIFO", "serial": "serial-line"}
 
 
 def parse_address(text: str | Address) -> Address:

@@ -19,6 +19,7 @@ from hosepipe.address import StdioAddress
 from hosepipe.book import command as book_command
 from hosepipe.config import (
     BindSpec,
+    TlsFiles,
     build_bindings,
     default_binds,
     load_config,
@@ -77,6 +78,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
                       "authkey challenge with the key in FILE (or set HOSEPIPE_AUTHKEY)")
     auth.add_argument("--no-legacy-md5", action="store_true", help="refuse peers that answer "
                       "with HMAC-MD5 (the standard library of Python 3.10 and 3.11 does)")
+    tls = p.add_argument_group("TLS (for tls:// addresses)")
+    tls.add_argument("--cert", metavar="FILE", help="the server's certificate chain (PEM)")
+    tls.add_argument("--key", metavar="FILE", help="its private key, if not in --cert")
+    tls.add_argument("--ca", metavar="FILE", help="CA certificates for client certificates")
+    tls.add_argument("--verify-client", action="store_true",
+                     help="mutual TLS: require a client certificate signed by --ca")
     group = p.add_argument_group("service options (applied to every binding of that service)")
     for flag, (service, (meta, help_text)) in SERVICE_FLAGS.items():
         how = {"action": "store_true"} if meta == "store_true" else {"metavar": meta}
@@ -148,7 +155,8 @@ def _serve(args: argparse.Namespace) -> int:
     limits = _limits(args, config.limits if config else {})
     bindings = build_bindings(specs, model=model, limits=limits,
                               authkey=read_authkey(args.authkey_file),
-                              allow_md5=not args.no_legacy_md5)
+                              allow_md5=not args.no_legacy_md5,
+                              tls=TlsFiles(args.cert, args.key, args.ca, args.verify_client))
     if any(isinstance(b.address, StdioAddress) for b in bindings):
         return _serve_stdio(bindings)
     server = Superserver(bindings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from hosepipe.servers.blocking import serve_stream
 from hosepipe.service import Service
 from hosepipe.transports.connect import connect_stream
 from hosepipe.transports.streams import Stream
+from hosepipe.transports.tls import client_context
 from hosepipe.wire import auth, hello
 from hosepipe.wire.auth import AuthFailed, Handshake, Role
 from hosepipe.wire.codecs import Codec, get_codec
@@ -37,11 +39,12 @@ def _child_main(service: Service, limits: Limits) -> Callable[[Stream], None]:
 
 def open_stream(
     address: str | Address, *, timeout: float | None = 10.0, service: Service | None = None,
-    limits: Limits | None = None,
+    limits: Limits | None = None, tls: ssl.SSLContext | None = None,
 ) -> Stream:
-    """Connect a blocking stream; ``service`` is what a ``pipe:`` child runs."""
+    """Connect a blocking stream; ``service`` is what a ``pipe:`` child runs; ``tls`` is
+    the client context for tls:// (default: from the HOSEPIPE_TLS_* variables)."""
     child = _child_main(service, limits or Limits()) if service is not None else None
-    return connect_stream(address, timeout=timeout, child_main=child)
+    return connect_stream(address, timeout=timeout, child_main=child, tls=tls)
 
 
 def _unwrap(envelope: Any) -> Any:
@@ -66,6 +69,7 @@ class Client:
         service: Service | None = None,
         authkey: bytes | None = None,
         raw: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """``authkey``: run the multiprocessing challenge first. ``raw``: no hello and no
         envelope, for a plain :mod:`multiprocessing.connection` Listener (use the
@@ -75,7 +79,7 @@ class Client:
         self.codec: Codec = get_codec(codec)
         self._frames = FrameDecoder(max_frame)
         self._leftover = b""  # bytes received after the last reply frame
-        self.stream = open_stream(address, timeout=timeout, service=service)
+        self.stream = open_stream(address, timeout=timeout, service=service, tls=tls)
         try:
             if authkey is not None:
                 self._authenticate(authkey)
@@ -163,16 +167,18 @@ class AsyncClient:
     @classmethod
     async def connect(
         cls, address: str | Address, *, codec: str = "msgpack", timeout: float | None = 10.0,
-        max_frame: int = MAX_FRAME,
+        max_frame: int = MAX_FRAME, tls: ssl.SSLContext | None = None,
     ) -> AsyncClient:
         address = parse_address(address)
         try:
             if isinstance(address, InetAddress) and not address.is_datagram:
-                opening = asyncio.open_connection(address.host, address.port)
+                context = (tls or client_context()) if address.scheme == "tls" else None
+                opening = asyncio.open_connection(address.host, address.port, ssl=context)
             elif isinstance(address, UnixAddress):
                 opening = asyncio.open_unix_connection(address.sockaddr)  # type: ignore[arg-type]
             else:
-                raise UsageError(f"AsyncClient connects to tcp:// or unix://, not {address}")
+                raise UsageError(f"AsyncClient connects to tcp://, tls:// or unix://, "
+                                 f"not {address}")
             reader, writer = await asyncio.wait_for(opening, timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise ConnectError(f"cannot connect to {address}: {exc}") from exc

@@ -13,6 +13,9 @@ The TOML file::
     service = "echo"
     address = "tcp://127.0.0.1:7007"   # optional for built-ins
     model = "thread"                   # optional
+    authkey_file = "~/.hosepipe.key"   # optional: require the multiprocessing challenge
+    cert = "server.pem"                # for tls:// addresses (key = ..., ca = ...,
+                                       # verify_client = true for mutual TLS)
     prefix = "Echo=>"                  # any other key is a service option
     [bind.limits]                      # optional per-binding limits
     max_line = 1024
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,7 @@ from hosepipe.errors import ConfigError, UsageError
 from hosepipe.limits import Limits
 from hosepipe.servers.base import Binding
 from hosepipe.services import BUILTINS, DEFAULT_ADDRESSES, make_service
+from hosepipe.transports.tls import server_context
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -123,13 +128,33 @@ def read_authkey(path: str | None) -> bytes | None:
     return key
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """Where a tls:// binding's certificate, key and client CA are."""
+
+    cert: str | None = None
+    key: str | None = None
+    ca: str | None = None
+    verify_client: bool = False
+
+    def context(self) -> ssl.SSLContext | None:
+        if self.cert is None:
+            return None
+        return server_context(self.cert, self.key, ca=self.ca, verify_client=self.verify_client)
+
+
 def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits,
-                   authkey: bytes | None = None, allow_md5: bool = True) -> list[Binding]:
+                   authkey: bytes | None = None, allow_md5: bool = True,
+                   tls: TlsFiles = TlsFiles()) -> list[Binding]:
     """Make the services and parse the addresses; every error names the binding."""
     bindings = []
     for spec in specs:
         options = dict(spec.options)
         key = read_authkey(options.pop("authkey_file")) if "authkey_file" in options else authkey
+        tls_files = TlsFiles(
+            cert=options.pop("cert", tls.cert), key=options.pop("key", tls.key),
+            ca=options.pop("ca", tls.ca), verify_client=options.pop("verify_client",
+                                                                     tls.verify_client))
         service = make_service(spec.service, options)
         if spec.address is not None:
             addresses: tuple[str, ...] = (spec.address,)
@@ -144,6 +169,7 @@ def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits,
                 raise ConfigError(f"{spec.service}@{text}: a datagram binding cannot run the "
                                   "authkey challenge; serve it over a stream address only")
             bindings.append(Binding(
+                tls=tls_files.context() if address.scheme == "tls" else None,
                 service=service,
                 address=address,
                 model=spec.model or model,

@@ -211,3 +211,9 @@ def test_handler_crash_is_an_internal_error_and_the_service_goes_on() -> None:
 def test_garbage_payload_is_a_bad_request() -> None:
     conv = Divider().conversation(Context())
     assert framed_replies(conv, b"\xc1")[0]["error"] == "bad-request"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("service", ["square", "upper", "ni"])
+def test_tls_hello_on_a_plaintext_port_is_closed_at_once(service: str) -> None:
+    client_hello = bytes([0x16, 0x03, 0x01, 0x02, 0x00]) + b"\x01" * 40
+    assert open_service(service).data_received(client_hello) == [CLOSE]

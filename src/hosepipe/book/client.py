@@ -7,6 +7,7 @@ with codes not-found, bad-entry, too-long, conflict, bad-request, unavailable.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from hosepipe.address import Address, PipeAddress, parse_address
@@ -21,10 +22,10 @@ DEFAULT_ADDRESS = "tcp://127.0.0.1:50004"
 
 class BookClient:
     def __init__(self, address: str | Address = DEFAULT_ADDRESS, *, db: str | None = None,
-                 timeout: float | None = 30.0) -> None:
+                 timeout: float | None = 30.0, tls: ssl.SSLContext | None = None) -> None:
         address = parse_address(address)
         self.service = Book(db=db) if isinstance(address, PipeAddress) else None
-        self.client = Client(address, service=self.service, timeout=timeout)
+        self.client = Client(address, service=self.service, timeout=timeout, tls=tls)
 
     def _call(self, op: str, **arguments: Any) -> Any:
         return self.client.request({"op": op, **arguments})

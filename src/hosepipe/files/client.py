@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import ssl
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -90,8 +91,8 @@ class BackgroundHash:
 
 class FilesClient:
     def __init__(self, address: str | Address = DEFAULT_ADDRESS, *,
-                 timeout: float | None = 30.0) -> None:
-        self.client = Client(address, timeout=timeout)
+                 timeout: float | None = 30.0, tls: ssl.SSLContext | None = None) -> None:
+        self.client = Client(address, timeout=timeout, tls=tls)
 
     def list(self, path: str = "") -> list[dict[str, Any]]:
         return list(self.client.request({"op": "list", "path": path}))

@@ -298,7 +298,10 @@ class AsyncRunner:
                 datagrams.append(transport)
             else:
                 servers.append(await self.loop.create_server(
-                    lambda b=binding: _Stream(self, b), sock=binding.sock  # type: ignore[misc]
+                    lambda b=binding: _Stream(self, b), sock=binding.sock,
+                    ssl=binding.tls,
+                    ssl_handshake_timeout=binding.limits.handshake_timeout if binding.tls
+                    else None,
                 ))
         await self._stop.wait()
         for server in servers:

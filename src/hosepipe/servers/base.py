@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class Binding:
 
     authkey: bytes | None = None
     allow_md5: bool = True
+    tls: ssl.SSLContext | None = None
 
     def context(self, peer: str) -> Context:
         return Context(peer=peer, local=self.bound, limits=self.limits)

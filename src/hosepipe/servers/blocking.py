@@ -10,9 +10,12 @@ Used by the iterative, thread and fork models and by ``pipe:`` children.
 from __future__ import annotations
 
 import logging
+import socket
+from collections.abc import Callable
 
-from hosepipe.errors import HosepipeError, Timeout
+from hosepipe.errors import ConnectError, HosepipeError, Timeout
 from hosepipe.limits import Limits
+from hosepipe.servers.base import Binding, Tally, limit_log
 from hosepipe.service import (
     Action,
     Close,
@@ -23,9 +26,10 @@ from hosepipe.service import (
     Service,
     release,
 )
-from hosepipe.transports.streams import Stream
+from hosepipe.transports.streams import SocketStream, Stream
+from hosepipe.transports.tls import secure_accepted
 
-__all__ = ["run_conversation", "serve_stream"]
+__all__ = ["run_conversation", "serve_connection", "serve_stream"]
 
 log = logging.getLogger("hosepipe.server")
 
@@ -102,3 +106,31 @@ def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str,
         stream.close()
     log.info("%s %s: %s %s (%d B in, %d B out)", service.name, local, peer, reason, received, sent)
     return reason
+
+
+def serve_connection(binding: Binding, sock: socket.socket, peer: str,
+                     track: Callable[[Stream | None], None] = lambda stream: None) -> None:
+    """One accepted connection, start to end, on this thread: TLS handshake (for tls://),
+    the conversation, closing, accounting and the log line. ``track`` is told the stream
+    while it runs (and ``None`` after), so a model can cut it at shutdown."""
+    tally = Tally(binding, peer)
+    try:
+        if binding.tls is not None:
+            sock = secure_accepted(sock, binding.tls, binding.limits.handshake_timeout)
+    except ConnectError as exc:
+        limit_log.warning(f"tls:{binding.bound}", "%s %s: %s: %s", binding.label,
+                          binding.bound, peer, exc)
+        binding.leave()
+        tally.done(f"refused: {exc}")
+        return
+    stream = SocketStream(sock, peer)
+    track(stream)
+    try:
+        reason, tally.received, tally.sent = run_conversation(
+            stream, binding.conversation(peer), binding.limits
+        )
+    finally:
+        track(None)
+        stream.close()
+        binding.leave()
+    tally.done(reason)

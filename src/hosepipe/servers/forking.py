@@ -17,9 +17,8 @@ import socket
 import time
 from collections.abc import Callable
 
-from hosepipe.servers.base import Binding, Model, Tally
-from hosepipe.servers.blocking import run_conversation
-from hosepipe.transports.streams import SocketStream
+from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.blocking import serve_connection
 
 __all__ = ["ForkModel"]
 
@@ -54,14 +53,7 @@ class ForkModel(Model):
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent conducts shutdown
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self._in_child()
-            tally = Tally(binding, peer)
-            stream = SocketStream(sock, peer)
-            conversation = binding.conversation(peer)
-            reason, tally.received, tally.sent = run_conversation(
-                stream, conversation, binding.limits
-            )
-            stream.close()
-            tally.done(reason)
+            serve_connection(binding, sock, peer)
         except BaseException:
             log.exception("%s: child for %s failed", binding.label, peer)
             status = 1

@@ -10,9 +10,9 @@ from __future__ import annotations
 import socket
 import threading
 
-from hosepipe.servers.base import Binding, Model, Tally
-from hosepipe.servers.blocking import run_conversation
-from hosepipe.transports.streams import SocketStream, Stream
+from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.blocking import serve_connection
+from hosepipe.transports.streams import Stream
 
 __all__ = ["IterativeModel"]
 
@@ -25,19 +25,10 @@ class IterativeModel(Model):
         self._cutter: threading.Timer | None = None
 
     def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
-        tally = Tally(binding, peer)
-        stream = SocketStream(sock, peer)
+        serve_connection(binding, sock, peer, self._track)
+
+    def _track(self, stream: Stream | None) -> None:
         self._current = stream
-        try:
-            conversation = binding.conversation(peer)
-            reason, tally.received, tally.sent = run_conversation(
-                stream, conversation, binding.limits
-            )
-        finally:
-            self._current = None
-            stream.close()
-            binding.leave()
-        tally.done(reason)
 
     def active(self) -> int:
         return 1 if self._current is not None else 0

@@ -50,6 +50,12 @@ class Superserver:
             service = binding.service
             if binding.address.is_datagram and not service.datagrams:
                 raise ConfigError(f"{binding.label} does not answer datagrams ({binding.address})")
+            if binding.tls is not None and binding.model == "select":
+                raise ConfigError(f"{binding.label} {binding.address}: the select model does "
+                                  "not hold TLS; use thread, fork, iterative or async")
+            if binding.address.scheme == "tls" and binding.tls is None:
+                raise ConfigError(f"{binding.address} needs a certificate: --cert FILE "
+                                  "[--key FILE]")
             if not binding.address.is_datagram and not service.streams:
                 raise ConfigError(f"{binding.label} does not serve streams ({binding.address})")
         self.bindings = bindings

@@ -13,9 +13,9 @@ import queue
 import socket
 import threading
 
-from hosepipe.servers.base import Binding, Model, Tally
-from hosepipe.servers.blocking import run_conversation
-from hosepipe.transports.streams import SocketStream, Stream
+from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.blocking import serve_connection
+from hosepipe.transports.streams import Stream
 
 __all__ = ["ThreadModel"]
 
@@ -67,21 +67,17 @@ class ThreadModel(Model):
                     self._pending -= 1
 
     def _serve(self, binding: Binding, sock: socket.socket, peer: str) -> None:
-        tally = Tally(binding, peer)
-        stream = SocketStream(sock, peer)
-        with self._lock:
-            self._streams.add(stream)
-        try:
-            conversation = binding.conversation(peer)
-            reason, tally.received, tally.sent = run_conversation(
-                stream, conversation, binding.limits
-            )
-        finally:
+        current: list[Stream] = []
+
+        def track(stream: Stream | None) -> None:
             with self._lock:
-                self._streams.discard(stream)
-            stream.close()
-            binding.leave()
-        tally.done(reason)
+                if stream is not None:
+                    current.append(stream)
+                    self._streams.add(stream)
+                else:
+                    self._streams.difference_update(current)
+
+        serve_connection(binding, sock, peer, track)
 
     def active(self) -> int:
         with self._lock:

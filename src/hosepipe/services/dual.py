@@ -3,17 +3,23 @@
 A frame starts with the top byte of a 4-byte length, which is 0x00 for any frame under
 16 MiB; classic text never starts with a NUL. :class:`FirstByteSwitch` waits for that
 byte, then hands the connection, and every byte so far, to the conversation it chose.
+A first byte of 0x16 is a TLS ClientHello sent to a plaintext port: closed at once, so
+the client fails fast instead of waiting on a garbled answer.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from hosepipe.service import Action, Context, Conversation
+from hosepipe.service import CLOSE, Action, Context, Conversation
 
 __all__ = ["FirstByteSwitch"]
 
 FRAMED_FIRST_BYTES = (0x00, 0xFF)  # 0xFF: the -1 of a 2 GiB+ frame header
+TLS_HANDSHAKE = 0x16  # the first byte of a TLS ClientHello: TLS spoken to a plaintext port
+
+log = logging.getLogger("hosepipe.service")
 
 
 class FirstByteSwitch(Conversation):
@@ -37,6 +43,10 @@ class FirstByteSwitch(Conversation):
         return self._chosen
 
     def data_received(self, data: bytes) -> list[Action]:
+        if self._chosen is None and data[0] == TLS_HANDSHAKE:
+            log.warning("%s: closed: a TLS handshake on a plaintext port (use tls://)",
+                        self._context.peer)
+            return [CLOSE]
         chosen = self._chosen or self._choose(data[0])
         return chosen.data_received(data)
 

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 from collections.abc import Callable
 
@@ -26,6 +27,7 @@ from hosepipe.address import (
 )
 from hosepipe.errors import ConnectError, UsageError
 from hosepipe.transports.streams import FdStream, SocketStream, Stream
+from hosepipe.transports.tls import client_context
 
 __all__ = ["ChildStream", "ProcessStream", "connect_datagram", "connect_stream"]
 
@@ -37,13 +39,18 @@ def connect_stream(
     *,
     timeout: float | None = 10.0,
     child_main: ChildMain | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Stream:
-    """Connect to ``address``; ``child_main`` runs in the child of a ``pipe:`` address."""
+    """Connect to ``address``; ``child_main`` runs in the child of a ``pipe:`` address;
+    ``tls`` is the client context for tls:// (default: from HOSEPIPE_TLS_*)."""
     address = parse_address(address)
     if isinstance(address, InetAddress):
         if address.is_datagram:
             raise UsageError(f"{address} is a datagram address; use connect_datagram")
-        return _connect_socket(address, (address.host, address.port), timeout)
+        stream = _connect_socket(address, (address.host, address.port), timeout)
+        if address.scheme == "tls":
+            return _secure(stream, tls or client_context(), address, timeout)
+        return stream
     if isinstance(address, UnixAddress):
         return _connect_socket(address, address.sockaddr, timeout)
     if isinstance(address, PipeAddress):
@@ -72,6 +79,18 @@ def _connect_socket(address: Address, sockaddr: object, timeout: float | None) -
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise ConnectError(f"cannot connect to {address}: {reason}") from exc
+    return SocketStream(sock, str(address))
+
+
+def _secure(stream: SocketStream, context: ssl.SSLContext, address: InetAddress,
+            timeout: float | None) -> SocketStream:
+    try:
+        stream.sock.settimeout(timeout)
+        sock = context.wrap_socket(stream.sock, server_hostname=address.host)
+    except (OSError, ssl.SSLError) as exc:
+        stream.close()
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
+        raise ConnectError(f"TLS to {address} failed: {reason}") from exc
     return SocketStream(sock, str(address))
 
 

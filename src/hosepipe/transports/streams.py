@@ -13,6 +13,7 @@ import contextlib
 import os
 import select
 import socket
+import ssl
 
 from hosepipe.errors import ConnectionClosed, Timeout
 
@@ -111,9 +112,14 @@ class SocketStream(Stream):
     def send_file(self, fd: int, offset: int, count: int, timeout: float | None) -> int:
         """Zero-copy: ``os.sendfile`` from the page cache straight to the socket.
 
+        Not for TLS: bytes written to the descriptor would bypass the encryption, so a
+        TLS socket copies through :meth:`send_all` (the base class) instead.
+
         The socket's timeout bounds each wait for room, so a peer that stops reading
         fails the transfer after ``timeout`` seconds without progress.
         """
+        if isinstance(self.sock, ssl.SSLSocket):
+            return super().send_file(fd, offset, count, timeout)
         self.sock.settimeout(timeout)
         sent = 0
         try:
