@@ -47,6 +47,7 @@ SERVICE_FLAGS: dict[str, tuple[str, tuple[str, str]]] = {
 
 LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "max_connections": (int, "connections at once per binding"),
+    "max_per_client": (int, "connections at once from one IP address, per binding"),
     "max_frame": (int, "largest frame payload in bytes"),
     "max_line": (int, "longest classic message or line in bytes"),
     "idle_timeout": (float, "close a connection silent for this many seconds"),

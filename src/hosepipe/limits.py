@@ -21,6 +21,8 @@ class Limits:
 
     max_connections: int = 1024
     """Connections served at once per binding; more are accepted and closed at once."""
+    max_per_client: int = 64
+    """Connections at once from one client IP address, per binding (Unix sockets: no limit)."""
     max_frame: int = MAX_FRAME
     """Largest frame payload accepted, in bytes; a larger header closes the connection."""
     max_line: int = MAX_LINE

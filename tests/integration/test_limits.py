@@ -144,3 +144,28 @@ def test_pause_ends_bare_messages(serve: list[ServerProcess], model: str) -> Non
             time.sleep(0.5)  # longer than the quick pause, shorter than the slow one
             sock.sendall(b"2")
             assert sock.recv(100) == expected
+
+
+@pytest.mark.parametrize("model", ["thread", "fork", "select", "async"])
+def test_max_per_client(serve: list[ServerProcess], model: str) -> None:
+    """One address cannot take every slot; another address still gets in."""
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", model, "--max-per-client", "2")
+    serve.append(server)
+    port = int(server.address("echo").rsplit(":", 1)[1])
+    held = [connect(server, "echo") for _ in range(2)]
+    for sock in held:
+        sock.sendall(b"x")
+        assert sock.recv(1) == b"x"
+    with connect(server, "echo") as third:
+        assert closed_within(third, 5)
+    other = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                     source_address=("127.0.0.2", 0))
+    with other:
+        other.sendall(b"o")
+        assert other.recv(1) == b"o"
+    held[0].close()
+    time.sleep(0.3)
+    with connect(server, "echo") as again:
+        again.sendall(b"y")
+        assert again.recv(1) == b"y"
+    held[1].close()

@@ -57,10 +57,11 @@ class _Stream(asyncio.Protocol):
         self.transport = cast("asyncio.Transport", transport)  # uvloop's do not subclass it
         transport = self.transport
         peer = peer_name(transport.get_extra_info("peername"))
-        if not self.binding.try_enter():
-            limit_log.warning(f"full:{self.binding.bound}", "%s %s: refused %s: %d connections "
-                              "is the limit (max_connections)", self.binding.label,
-                              self.binding.bound, peer, self.limits.max_connections)
+        refused = self.binding.try_enter(peer)
+        if refused is not None:
+            limit_log.warning(f"{refused}:{self.binding.bound}", "%s %s: refused %s: %s is %d",
+                              self.binding.label, self.binding.bound, peer, refused,
+                              getattr(self.limits, refused))
             transport.abort()
             return
         sock = transport.get_extra_info("socket")
@@ -111,7 +112,7 @@ class _Stream(asyncio.Protocol):
         self.conversation.closed()
         self.conversation = None
         self.runner.connections.discard(self)
-        self.binding.leave()
+        self.binding.leave(self.tally.peer)
         self.tally.done("closed" if exc is None else f"dropped: {exc}")
 
     def pause_writing(self) -> None:

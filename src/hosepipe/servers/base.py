@@ -42,6 +42,8 @@ class Binding:
     def __post_init__(self) -> None:
         self.label = self.label or self.service.name
         self._lock = threading.Lock()
+        self._per_host: dict[str, int] = {}
+        self._peers: dict[str, str | None] = {}
 
     authkey: bytes | None = None
     allow_md5: bool = True
@@ -61,17 +63,36 @@ class Binding:
                             f"auth:{self.bound}", "%s %s: %s failed the authkey challenge: %s",
                             self.label, self.bound, peer, reason))
 
-    def try_enter(self) -> bool:
-        """Count a new connection in, unless the binding is full."""
+    def try_enter(self, peer: str) -> str | None:
+        """Count a new connection from ``peer`` in; if it may not enter, the limit's name."""
+        host = peer_host(peer)
         with self._lock:
             if self.active >= self.limits.max_connections:
-                return False
+                return "max_connections"
+            if host is not None and self._per_host.get(host, 0) >= self.limits.max_per_client:
+                return "max_per_client"
             self.active += 1
-            return True
+            if host is not None:
+                self._per_host[host] = self._per_host.get(host, 0) + 1
+            self._peers[peer] = host
+            return None
 
-    def leave(self) -> None:
+    def leave(self, peer: str | None = None) -> None:
         with self._lock:
             self.active -= 1
+            host = self._peers.pop(peer, None) if peer is not None else None
+            if host is not None:
+                left = self._per_host[host] - 1
+                if left:
+                    self._per_host[host] = left
+                else:
+                    del self._per_host[host]
+
+
+def peer_host(peer: str) -> str | None:
+    """The IP address part of ``host:port`` / ``[v6]:port``; None for Unix peers."""
+    host, sep, port = peer.rpartition(":")
+    return host.strip("[]") if sep and port.isdigit() else None
 
 
 def peer_name(sockaddr: object) -> str:

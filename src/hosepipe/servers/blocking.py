@@ -120,7 +120,7 @@ def serve_connection(binding: Binding, sock: socket.socket, peer: str,
     except ConnectError as exc:
         limit_log.warning(f"tls:{binding.bound}", "%s %s: %s: %s", binding.label,
                           binding.bound, peer, exc)
-        binding.leave()
+        binding.leave(peer)
         tally.done(f"refused: {exc}")
         return
     stream = SocketStream(sock, peer)
@@ -132,5 +132,5 @@ def serve_connection(binding: Binding, sock: socket.socket, peer: str,
     finally:
         track(None)
         stream.close()
-        binding.leave()
+        binding.leave(peer)
     tally.done(reason)

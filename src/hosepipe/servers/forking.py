@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable
 
 from hosepipe.servers.base import Binding, Model
@@ -30,7 +29,7 @@ class ForkModel(Model):
 
     def __init__(self, in_child: Callable[[], None]) -> None:
         self._in_child = in_child  # releases the parent's loop in a new child
-        self.children: dict[int, tuple[Binding, float]] = {}
+        self.children: dict[int, tuple[Binding, str]] = {}
 
     def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
         try:
@@ -38,12 +37,12 @@ class ForkModel(Model):
         except OSError as exc:
             log.error("%s: cannot fork for %s: %s", binding.label, peer, exc)
             sock.close()
-            binding.leave()
+            binding.leave(peer)
             return
         if pid == 0:
             self._child(binding, sock, peer)
         sock.close()
-        self.children[pid] = (binding, time.monotonic())
+        self.children[pid] = (binding, peer)
 
     def _child(self, binding: Binding, sock: socket.socket, peer: str) -> None:
         status = 0
@@ -67,8 +66,8 @@ class ForkModel(Model):
             except ChildProcessError:
                 done = pid
             if done:
-                binding, _started = self.children.pop(pid)
-                binding.leave()
+                binding, peer = self.children.pop(pid)
+                binding.leave(peer)
 
     def active(self) -> int:
         return len(self.children)
@@ -79,8 +78,8 @@ class ForkModel(Model):
                 os.kill(pid, signal.SIGTERM)
 
     def close(self) -> None:
-        for pid, (binding, _started) in list(self.children.items()):
+        for pid, (binding, peer) in list(self.children.items()):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-            binding.leave()
+            binding.leave(peer)
         self.children.clear()

@@ -90,10 +90,11 @@ class Hub:
                 return
 
     def _admit(self, binding: Binding, conn: socket.socket, peer: str) -> None:
-        if not binding.try_enter():
-            limit_log.warning(f"full:{binding.bound}", "%s %s: refused %s: %d connections "
-                              "is the limit (max_connections)", binding.label, binding.bound,
-                              peer, binding.limits.max_connections)
+        refused = binding.try_enter(peer)
+        if refused is not None:
+            limit_log.warning(f"{refused}:{binding.bound}", "%s %s: refused %s: %s is %d",
+                              binding.label, binding.bound, peer, refused,
+                              getattr(binding.limits, refused))
             conn.close()
             return
         if isinstance(binding.service, Program):

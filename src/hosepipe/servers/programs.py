@@ -35,7 +35,7 @@ class Programs:
         except OSError as exc:
             log.error("%s: cannot start %s: %s", binding.label, service.argv[0], exc)
             tally.done("refused: program did not start")
-            binding.leave()
+            binding.leave(peer)
             return
         finally:
             sock.close()
@@ -45,7 +45,7 @@ class Programs:
         for process in [p for p in self.running if p.poll() is not None]:
             binding, tally = self.running.pop(process)
             tally.done(f"closed (program exit status {process.returncode})")
-            binding.leave()
+            binding.leave(tally.peer)
 
     def __len__(self) -> int:
         return len(self.running)

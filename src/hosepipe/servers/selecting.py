@@ -221,7 +221,7 @@ class _Connection:
             self.sock.shutdown(socket.SHUT_WR)
         self.sock.close()
         self.conversation.closed()
-        self.binding.leave()
+        self.binding.leave(self.tally.peer)
         self.model.connections.discard(self)
         self.tally.done(reason)
 
@@ -242,7 +242,7 @@ class SelectModel(Model):
         except Exception:
             log.exception("%s: cannot start a conversation", binding.label)
             sock.close()
-            binding.leave()
+            binding.leave(peer)
             return
         self.connections.add(connection)
         connection.start()

@@ -103,4 +103,4 @@ class ThreadModel(Model):
                 break
             if job is not None:
                 job[1].close()
-                job[0].leave()
+                job[0].leave(job[2])
