@@ -54,6 +54,7 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "send_timeout": (float, "close a peer that accepts no data for this many seconds"),
     "pause": (float, "quiet seconds that end an unterminated classic message"),
     "threads": (int, "worker threads of the thread model"),
+    "thread_idle": (float, "seconds after which an idle worker thread ends"),
     "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
     "handshake_timeout": (float, "seconds for each step of the authkey challenge"),
 }

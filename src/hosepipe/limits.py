@@ -35,6 +35,8 @@ class Limits:
     """Quiet time after which an unterminated classic message counts as whole."""
     threads: int = 64
     """Worker threads of the thread model (shared by its bindings)."""
+    thread_idle: float = 5.0
+    """A worker thread idle this many seconds ends (the pool grows again on demand)."""
     grace: float = 5.0
     """On SIGTERM/SIGINT, how long in-flight conversations may go on."""
     handshake_timeout: float = 10.0

@@ -106,8 +106,9 @@ class Superserver:
             if binding.model == "iterative":
                 models["iterative"] = IterativeModel()
             elif binding.model == "thread":
-                threads = max(b.limits.threads for b in bindings if b.model == "thread")
-                models["thread"] = ThreadModel(threads)
+                pooled = [b.limits for b in bindings if b.model == "thread"]
+                models["thread"] = ThreadModel(max(limits.threads for limits in pooled),
+                                               retire_after=max(x.thread_idle for x in pooled))
             elif binding.model == "fork":
                 models["fork"] = ForkModel(self._in_child)
             elif binding.model == "select":

@@ -2,8 +2,10 @@
 
 Accepted connections wait in a queue for the next free worker; the pool grows on
 demand up to ``threads`` workers and never beyond, so a flood of clients costs queue
-entries (bounded by ``max_connections``), not threads. On shutdown, the workers finish
-their conversations within the grace period; then their streams are cut.
+entries (bounded by ``max_connections``), not threads; a worker idle for
+``retire_after`` seconds (the ``thread_idle`` limit) ends, so a burst does not leave its
+threads behind. On shutdown, the workers finish their conversations within the grace
+period; then their streams are cut.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ _Job = tuple[Binding, socket.socket, str]
 class ThreadModel(Model):
     name = "thread"
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, *, retire_after: float = 5.0) -> None:
         self.max_threads = threads
+        self.retire_after = retire_after  # an idle worker ends after this many seconds
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -44,7 +47,8 @@ class ThreadModel(Model):
             grow = self._queued > self._idle and len(self._workers) < self.max_threads
         if grow:
             worker = threading.Thread(target=self._work, name="hosepipe-worker", daemon=True)
-            self._workers.append(worker)
+            with self._lock:
+                self._workers.append(worker)
             worker.start()
         self._jobs.put((binding, sock, peer))
 
@@ -52,7 +56,16 @@ class ThreadModel(Model):
         while True:
             with self._lock:
                 self._idle += 1
-            job = self._jobs.get()
+            try:
+                job = self._jobs.get(timeout=self.retire_after)
+            except queue.Empty:
+                with self._lock:  # idle for a while: retire, unless work just arrived
+                    if self._queued == 0:
+                        self._idle -= 1
+                        self._workers.remove(threading.current_thread())
+                        return
+                    self._idle -= 1
+                continue
             with self._lock:
                 self._idle -= 1
                 self._queued -= job is not None
@@ -90,9 +103,11 @@ class ThreadModel(Model):
             stream.abort()
 
     def close(self) -> None:
-        for _ in self._workers:
+        with self._lock:
+            workers = list(self._workers)
+        for _ in workers:
             self._jobs.put(None)
-        for worker in self._workers:
+        for worker in workers:
             worker.join()
         self._workers.clear()
         # connections still queued when the workers left are closed unanswered

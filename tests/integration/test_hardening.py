@@ -1,0 +1,136 @@
+"""Survival: resets, half-closed and vanishing peers under every model, and a bounded
+load with no lost, duplicated or reordered reply, after which the server's descriptors,
+threads and children are back to where they were."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from hosepipe import Client
+from tests.conftest import ServerProcess, start_server
+
+MODELS = ["iterative", "thread", "fork", "select", "async"]
+
+
+@pytest.fixture(params=MODELS)
+def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    srv = start_server("upper@tcp://127.0.0.1:0", "square@tcp://127.0.0.1:0",
+                       "--model", request.param)
+    srv.model = request.param  # type: ignore[attr-defined]
+    yield srv
+    assert srv.stop() == 0, srv.log()
+
+
+def endpoint(server: ServerProcess, service: str) -> tuple[str, int]:
+    host, port = server.address(service)[6:].rsplit(":", 1)
+    return host, int(port)
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with an RST instead of a FIN (SO_LINGER 0)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def still_serving(server: ServerProcess) -> None:
+    with Client(server.address("square")) as client:
+        assert client.request(9) == 81
+
+
+def test_abrupt_resets(server: ServerProcess) -> None:
+    for service, partial in (("upper", b"half a li"), ("square", b"\x00\x00\x00\x10abc")):
+        for _ in range(5):
+            sock = socket.create_connection(endpoint(server, service), timeout=10)
+            sock.sendall(partial)
+            reset(sock)
+    still_serving(server)
+
+
+def test_half_closed_peer_still_gets_the_whole_reply(server: ServerProcess) -> None:
+    with socket.create_connection(endpoint(server, "upper"), timeout=10) as sock:
+        sock.sendall(b"knights\nwho say\nni")
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.makefile("rb").read() == b"KNIGHTS\nWHO SAY\nNI"
+    with Client(server.address("square")) as client:  # framed, then shutdown(SHUT_WR)
+        client.send_request(12)
+        client.stream.send_eof()
+        assert client.receive_reply() == 144
+
+
+def test_peers_that_vanish_mid_frame(server: ServerProcess) -> None:
+    for cut in (1, 3, 4, 6):
+        with Client(server.address("square")) as client:
+            frame = struct.pack("!i", 20) + b"\x92" * 20
+            client.stream.send_all(frame[:cut], 5)
+    still_serving(server)
+
+
+def resources(pid: int) -> tuple[int, int, int]:
+    process = psutil.Process(pid)
+    return process.num_fds(), process.num_threads(), len(process.children())
+
+
+def settle(pid: int, baseline: tuple[int, int, int], seconds: float = 15) -> tuple[int, int, int]:
+    deadline = time.monotonic() + seconds
+    while (now := resources(pid)) != baseline and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return now
+
+
+@pytest.mark.parametrize("model", ["thread", "fork", "select", "async"])
+def test_load_loses_nothing_and_leaves_nothing(model: str) -> None:
+    server = start_server("square@tcp://127.0.0.1:0", "upper@tcp://127.0.0.1:0",
+                          "--model", model, "--thread-idle", "0.3")
+    try:
+        # The baseline is taken after one conversation of each kind has come and gone:
+        # event-loop libraries (uvloop) open their own descriptors once, on first use.
+        still_serving(server)
+        with socket.create_connection(endpoint(server, "upper"), timeout=10) as sock:
+            sock.sendall(b"warm\n")
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.makefile("rb").read() == b"WARM\n"
+        time.sleep(1)
+        baseline = resources(server.process.pid)
+        errors: list[BaseException] = []
+        deadline = time.monotonic() + 30
+
+        def framed(index: int) -> None:  # pipelined: a reordering would show
+            try:
+                with Client(server.address("square")) as client:
+                    for batch in range(10):
+                        numbers = [index * 10_000 + batch * 100 + i for i in range(20)]
+                        for n in numbers:
+                            client.send_request(n)
+                        assert [client.receive_reply() for _ in numbers] == [n * n for n in numbers]
+                        if time.monotonic() > deadline:
+                            return
+            except BaseException as exc:
+                errors.append(exc)
+
+        def classic(index: int) -> None:
+            try:
+                with socket.create_connection(endpoint(server, "upper"), timeout=10) as sock:
+                    words = [f"w{index}x{i}" for i in range(300)]
+                    sock.sendall("".join(w + "\n" for w in words).encode())
+                    sock.shutdown(socket.SHUT_WR)
+                    assert sock.makefile("r").read().split() == [w.upper() for w in words]
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=framed, args=(i,)) for i in range(12)]
+        threads += [threading.Thread(target=classic, args=(i,)) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        assert settle(server.process.pid, baseline) == baseline
+    finally:
+        assert server.stop() == 0
