@@ -7,12 +7,14 @@ import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import psutil
 import psycopg
@@ -84,6 +86,7 @@ class ServerProcess:
     bound: dict[str, list[str]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     stderr_text: str = ""
+    log_file: IO[str] | None = None
 
     def address(self, service: str, scheme: str = "tcp") -> str:
         for address in self.bound[service]:
@@ -101,16 +104,17 @@ class ServerProcess:
             self.process.wait()
             raise
         finally:
-            if self.process.stderr is not None and not self.process.stderr.closed:
-                self.stderr_text += self.process.stderr.read()
-            for pipe in (self.process.stdout, self.process.stderr):
-                if pipe is not None:
-                    pipe.close()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            if self.log_file is not None and not self.log_file.closed:
+                self.log_file.seek(0)
+                self.stderr_text = self.log_file.read()
+                self.log_file.close()
         return code
 
     def log(self) -> str:
-        """Everything the server wrote to stderr (call after :meth:`stop`)."""
-        if self.process.stderr is not None and not self.process.stderr.closed:
+        """Everything the server wrote to stderr (stops the server first)."""
+        if self.log_file is not None and not self.log_file.closed:
             self.stop()
         return self.stderr_text
 
@@ -118,11 +122,14 @@ class ServerProcess:
 def start_server(*args: str, expect: int | None = None, timeout: float = 15.0,
                  cwd: Path | None = None) -> ServerProcess:
     """Run ``hosepipe serve ARGS`` and wait for its binding lines (``expect`` of them)."""
+    # stderr goes to a file, not a pipe: a pipe nobody reads fills up with the server's
+    # log lines and then blocks the server mid-write
+    log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop()
     process = subprocess.Popen(
         [sys.executable, "-m", "hosepipe", "serve", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+        stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=cwd,
     )
-    server = ServerProcess(process)
+    server = ServerProcess(process, log_file=log_file)
     bindings = [a for i, a in enumerate(args) if "@" in a and not args[i - 1].startswith("-")]
     wanted = expect if expect is not None else len(bindings)
     lines: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -144,9 +151,8 @@ def start_server(*args: str, expect: int | None = None, timeout: float = 15.0,
             raise TimeoutError(f"server did not report its bindings in {timeout} s") from None
         if not line:
             reader.join()
-            err = process.stderr.read() if process.stderr else ""
             code = server.stop()
-            raise RuntimeError(f"server exited ({code}) before binding: {err}")
+            raise RuntimeError(f"server exited ({code}) before binding: {server.log()}")
         name, address, _model = line.split()
         server.lines.append(line)
         server.bound.setdefault(name, []).append(address)

@@ -51,6 +51,7 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "max_frame": (int, "largest frame payload in bytes"),
     "max_line": (int, "longest classic message or line in bytes"),
     "idle_timeout": (float, "close a connection silent for this many seconds"),
+    "message_timeout": (float, "drop a peer whose message is not whole after this many seconds"),
     "send_timeout": (float, "close a peer that accepts no data for this many seconds"),
     "pause": (float, "quiet seconds that end an unterminated classic message"),
     "threads": (int, "worker threads of the thread model"),

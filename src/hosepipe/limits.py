@@ -29,6 +29,8 @@ class Limits:
     """Longest classic message or line, in bytes."""
     idle_timeout: float = 300.0
     """A connection that sends nothing for this long is closed."""
+    message_timeout: float = 60.0
+    """A message must arrive whole within this long of its first byte (slowloris)."""
     send_timeout: float = 30.0
     """A peer that accepts none of our bytes for this long is closed."""
     pause: float = 0.05

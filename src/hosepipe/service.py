@@ -128,6 +128,11 @@ class Conversation:
         return [CLOSE]
 
     @property
+    def partial(self) -> bool:
+        """True while part of a message is held (the server's message deadline runs)."""
+        return False
+
+    @property
     def idle_limit(self) -> float | None:
         """Seconds the peer may stay silent now, if not the binding's idle timeout
         (an authentication handshake has its own, shorter deadline)."""

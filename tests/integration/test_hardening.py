@@ -134,3 +134,68 @@ def test_load_loses_nothing_and_leaves_nothing(model: str) -> None:
         assert settle(server.process.pid, baseline) == baseline
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize("model", ["thread", "select", "async"])
+def test_slowloris_and_non_readers_are_dropped_while_others_are_served(model: str) -> None:
+    server = start_server(
+        "upper@tcp://127.0.0.1:0", "square@tcp://127.0.0.1:0", "echo@tcp://127.0.0.1:0",
+        "--model", model, "--message-timeout", "2", "--send-timeout", "2",
+        "--max-per-client", "1000", "--threads", "300", "--idle-timeout", "30",
+    )
+    process = psutil.Process(server.process.pid)
+    try:
+        still_serving(server)
+        rss_before = process.memory_info().rss
+        slow: list[socket.socket] = []
+        deaf: list[socket.socket] = []
+        try:
+            for i in range(200):  # half classic (a line, then a partial one), half framed
+                service = "upper" if i % 2 else "square"
+                sock = socket.create_connection(endpoint(server, service), timeout=10)
+                sock.sendall(b"hello\n" if service == "upper" else struct.pack("!i", 100))
+                sock.setblocking(False)
+                slow.append(sock)
+            for _ in range(50):  # send and never read (a small window, set before connecting)
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.settimeout(10)
+                sock.connect(endpoint(server, "echo"))
+                sock.setblocking(False)
+                deaf.append(sock)
+            open_slow, open_deaf = set(slow), set(deaf)
+            answered = 0
+            started = time.monotonic()
+            chunk = b"z" * 65536
+            while (open_slow or open_deaf) and time.monotonic() - started < 20:  # bounded
+                for sock in list(open_slow):
+                    try:
+                        sock.send(b"a")  # one byte a round, never a whole message
+                        if sock.recv(4096, socket.MSG_PEEK) == b"":
+                            open_slow.discard(sock)
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        open_slow.discard(sock)
+                for sock in list(open_deaf):
+                    try:
+                        for _ in range(64):  # until the socket takes no more (bounded)
+                            sock.send(chunk)
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        open_deaf.discard(sock)
+                with Client(server.address("square"), timeout=10) as client:  # still served
+                    assert client.request(answered) == answered * answered
+                    answered += 1
+                time.sleep(0.5)
+            elapsed = time.monotonic() - started
+            assert not open_slow and not open_deaf, (len(open_slow), len(open_deaf))
+            assert elapsed < 15  # each was closed within its 2 s timeout (plus scheduling)
+            assert answered >= 2
+            assert process.memory_info().rss - rss_before < 64 * 1024 * 1024
+        finally:
+            for sock in slow + deaf:
+                sock.close()
+    finally:
+        assert server.stop() == 0

@@ -51,6 +51,7 @@ class _Stream(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = math.inf
         self.drained: asyncio.Future[None] | None = None  # set when writing may resume
+        self.message_started: float | None = None  # first byte of a message not yet whole
         self.last_read = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,6 +88,11 @@ class _Stream(asyncio.Protocol):
             self._carry_out(self.conversation.data_received(data))
         except Exception:
             self._fail()
+            return
+        if not self.conversation.partial:
+            self.message_started = None
+        elif self.message_started is None:
+            self.message_started = self.last_read
         self._arm()
 
     def eof_received(self) -> bool:
@@ -206,6 +212,8 @@ class _Stream(asyncio.Protocol):
             due = self.last_read + self.limits.pause
         else:
             due = self.last_read + self._idle()
+        if self.message_started is not None:
+            due = min(due, self.message_started + self.limits.message_timeout)
         if due < self.timer_at:
             if self.timer is not None:
                 self.timer.cancel()
@@ -222,6 +230,12 @@ class _Stream(asyncio.Protocol):
         if self.conversation is None or self.closing:
             return
         now = self.runner.loop.time()
+        started = self.message_started
+        if started is not None and now - started >= self.limits.message_timeout:
+            log.info("%s: %s dropped: message incomplete after %g s", self.binding.label,
+                     self.tally.peer, self.limits.message_timeout)
+            self.abort()
+            return
         if self.stalled_at is not None and now - self.stalled_at >= self.limits.send_timeout:
             self.tally.done(f"dropping: accepted no data for {self.limits.send_timeout:g} s")
             self.abort()

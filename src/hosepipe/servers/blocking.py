@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Callable
 
 from hosepipe.errors import ConnectError, HosepipeError, Timeout
@@ -67,14 +68,21 @@ def run_conversation(
     """Run until the conversation or the peer ends it; returns (reason, in, out)."""
     count = _Counter()
     reason = "closed"
+    started: float | None = None  # when the message being received began
     try:
         done = _carry_out(stream, conversation.opened(), limits, count)
         while not done:
             waiting = conversation.wants_pause
             idle = conversation.idle_limit or limits.idle_timeout
+            wait = limits.pause if waiting else idle
+            if started is not None:
+                wait = min(wait, max(0.001, started + limits.message_timeout - time.monotonic()))
             try:
-                data = stream.receive_some(limits.pause if waiting else idle)
+                data = stream.receive_some(wait)
             except Timeout:
+                if started is not None and time.monotonic() >= started + limits.message_timeout:
+                    reason = f"dropped: message incomplete after {limits.message_timeout:g} s"
+                    break
                 if not waiting:
                     reason = f"idle for {idle:g} s"
                     break
@@ -85,6 +93,10 @@ def run_conversation(
                 break
             count.received += len(data)
             done = _carry_out(stream, conversation.data_received(data), limits, count)
+            if not conversation.partial:
+                started = None
+            elif started is None:
+                started = time.monotonic()
         stream.send_eof()
     except HosepipeError as exc:
         reason = f"dropped: {exc}"

@@ -58,6 +58,7 @@ class _Connection:
         now = time.monotonic()
         self.last_read = now
         self.last_progress = now
+        self.message_started: float | None = None  # first byte of a message not yet whole
         self.timer_at = math.inf
         self.conversation: Conversation = binding.conversation(peer)
 
@@ -95,6 +96,10 @@ class _Connection:
             return
         self.tally.received += len(data)
         self._carry_out(self.conversation.data_received(data))
+        if self.closed or not self.conversation.partial:
+            self.message_started = None
+        elif self.message_started is None:
+            self.message_started = self.last_read
 
     def on_timer(self, when: float) -> None:
         if self.closed or when != self.timer_at:
@@ -110,6 +115,10 @@ class _Connection:
         now = time.monotonic()
         if self.out and now - self.last_progress >= self.limits.send_timeout:
             self.finish(f"dropped: accepted no data for {self.limits.send_timeout:g} s")
+            return
+        started = self.message_started
+        if started is not None and now - started >= self.limits.message_timeout:
+            self.finish(f"dropped: message incomplete after {self.limits.message_timeout:g} s")
             return
         quiet = now - self.last_read
         if self.reading and self.conversation.wants_pause and quiet >= self.limits.pause:
@@ -200,6 +209,8 @@ class _Connection:
             due = self.last_read + self.limits.pause
         else:
             due = self.last_read + self._idle()
+        if self.message_started is not None:
+            due = min(due, self.message_started + self.limits.message_timeout)
         if due < self.timer_at:
             self.timer_at = due
             self.model.hub.call_at(due, lambda: self.on_timer(due))

@@ -46,6 +46,10 @@ class ClassicConversation(Conversation):
     def wants_pause(self) -> bool:
         return self._decoder.wants_pause
 
+    @property
+    def partial(self) -> bool:
+        return self._decoder.line_client and self._decoder.pending > 0
+
     def paused(self) -> list[Action]:
         self._decoder.pause()
         return self._drain()

@@ -54,6 +54,10 @@ class FirstByteSwitch(Conversation):
     def wants_pause(self) -> bool:
         return self._chosen is not None and self._chosen.wants_pause
 
+    @property
+    def partial(self) -> bool:
+        return self._chosen is not None and self._chosen.partial
+
     def paused(self) -> list[Action]:
         return self._chosen.paused() if self._chosen else []
 

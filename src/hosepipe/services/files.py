@@ -51,6 +51,10 @@ class _ClassicGet(Conversation):
         line = self._lines.next_line()
         return [] if line is None else self._serve(line.body)
 
+    @property
+    def partial(self) -> bool:
+        return self._lines.pending > 0
+
     def eof_received(self) -> list[Action]:
         rest = self._lines.take_rest()
         return self._serve(rest.body) if rest else [CLOSE]

@@ -75,6 +75,10 @@ class AuthGate(Conversation):
     def wants_pause(self) -> bool:
         return self._inner is not None and self._inner.wants_pause
 
+    @property
+    def partial(self) -> bool:
+        return self._inner.partial if self._inner is not None else self._frames.pending > 0
+
     def paused(self) -> list[Action]:
         return self._inner.paused() if self._inner is not None else []
 

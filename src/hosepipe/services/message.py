@@ -227,6 +227,10 @@ class MessageConversation(Conversation):
     def eof_received(self) -> list[Action]:
         return [CLOSE]
 
+    @property
+    def partial(self) -> bool:  # an upload's raw bytes are paced by the idle timeout
+        return self._upload is None and self._frames.pending > 0
+
     def closed(self) -> None:
         if self._upload is not None:  # the peer left mid-upload: nothing half-written stays
             self._upload.sink.abort()
