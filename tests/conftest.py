@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -120,14 +121,21 @@ class ServerProcess:
 
 
 def start_server(*args: str, expect: int | None = None, timeout: float = 15.0,
-                 cwd: Path | None = None) -> ServerProcess:
-    """Run ``hosepipe serve ARGS`` and wait for its binding lines (``expect`` of them)."""
+                 cwd: Path | None = None, max_fds: int | None = None) -> ServerProcess:
+    """Run ``hosepipe serve ARGS`` and wait for its binding lines (``expect`` of them);
+    ``max_fds`` sets the server's RLIMIT_NOFILE (as ``ulimit -n`` would)."""
+
+    def limit_fds() -> None:
+        if max_fds is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds))
+
     # stderr goes to a file, not a pipe: a pipe nobody reads fills up with the server's
     # log lines and then blocks the server mid-write
     log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop()
     process = subprocess.Popen(
         [sys.executable, "-m", "hosepipe", "serve", *args],
         stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=cwd,
+        preexec_fn=limit_fds if max_fds is not None else None,
     )
     server = ServerProcess(process, log_file=log_file)
     bindings = [a for i, a in enumerate(args) if "@" in a and not args[i - 1].startswith("-")]

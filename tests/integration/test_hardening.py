@@ -199,3 +199,44 @@ def test_slowloris_and_non_readers_are_dropped_while_others_are_served(model: st
                 sock.close()
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize("model", ["thread", "select", "async"])
+def test_out_of_descriptors_the_server_stays_up_and_recovers(model: str) -> None:
+    """`ulimit -n 64` and a flood of 200 connections: the server keeps running, logs
+    about one line a second at most, and serves again within 2 s of the flood ending."""
+    server = start_server("square@tcp://127.0.0.1:0", "--model", model, "--threads", "300",
+                          "--max-per-client", "1000", max_fds=64)
+    flood: list[socket.socket] = []
+    try:
+        still_serving(server)
+        started = time.monotonic()
+        for _ in range(200):
+            try:
+                flood.append(socket.create_connection(endpoint(server, "square"), timeout=2))
+            except OSError:
+                break
+        time.sleep(3)  # the flood holds every descriptor for a while
+        assert server.process.poll() is None
+        flood_seconds = time.monotonic() - started
+        for sock in flood:
+            sock.close()
+        flood.clear()
+        recovered = None
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                still_serving(server)
+                recovered = time.monotonic()
+                break
+            except Exception:
+                time.sleep(0.1)
+        assert recovered is not None, "not serving again 2 s after the flood"
+    finally:
+        for sock in flood:
+            sock.close()
+        code = server.stop()
+    log = server.log()
+    complaints = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert code == 0, log[-2000:]
+    assert len(complaints) <= flood_seconds * 2 + 5, complaints[:20]
