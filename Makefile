@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test lint unit bench install clean
+.PHONY: run test lint unit bench fuzz install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ run: $(STAMP)
 
 ## make lint: ruff (style, bugs) and mypy (types) over src/ and tests/
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks fuzz
 	$(VENV)/bin/mypy
 
 ## make test: lint, then the whole suite (unit, integration, interop)
@@ -40,6 +40,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py $(ARGS)
 	$(PY) benchmarks/book.py
 	$(PY) benchmarks/files.py
+
+## make fuzz: every fuzz target under atheris, SECONDS each (default 60)
+SECONDS ?= 60
+fuzz: $(STAMP)
+	$(PY) -m pip install --quiet atheris
+	$(PY) -m fuzz.run $(SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info

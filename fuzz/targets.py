@@ -1,0 +1,135 @@
+"""Fuzz targets: each takes arbitrary bytes and must either accept them or reject them
+with hosepipe's own error, never raise anything else and never hang.
+
+The same functions run under Hypothesis in ``make test`` (tests/unit/test_fuzz.py, a
+short run) and under atheris in ``make fuzz`` (fuzz/run.py, coverage-guided, longer).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+
+from hosepipe.errors import HosepipeError
+from hosepipe.files.sandbox import Refused, Sandbox
+from hosepipe.service import Context, SendFile
+from hosepipe.services import make_service
+from hosepipe.wire import ClassicDecoder, FrameDecoder, get_codec
+from hosepipe.wire.auth import Handshake, Role
+
+__all__ = ["TARGETS"]
+
+KEY = b"fuzzing-key-of-enough-length"
+
+
+def frames(data: bytes) -> None:
+    decoder = FrameDecoder(max_frame=4096)
+    try:
+        for start in range(0, len(data), 7):  # odd splits too
+            decoder.feed(data[start : start + 7])
+            while decoder.next_frame() is not None:
+                pass
+    except HosepipeError:
+        return
+
+
+def classic(data: bytes) -> None:
+    decoder = ClassicDecoder(max_line=64)
+    try:
+        for index, byte in enumerate(data):
+            if byte == 0xFE and index % 2:
+                decoder.pause()
+            else:
+                decoder.feed(bytes([byte]))
+            while decoder.next_message() is not None:
+                pass
+        decoder.end_of_stream()
+    except HosepipeError:
+        return
+
+
+def codecs(data: bytes) -> None:
+    for name in ("json", "msgpack", "text", "bytes"):
+        try:
+            get_codec(name).decode(data)
+        except HosepipeError:
+            continue
+
+
+def _nested(data: bytes) -> bytes:
+    """A nesting bomb built from the input: deep arrays/maps in JSON and msgpack."""
+    depth = 100 + (data[0] if data else 0) * 200
+    return b"[" * depth + data[1:] + b"]" * depth
+
+
+def codec_bombs(data: bytes) -> None:
+    bomb = _nested(data)
+    for name in ("json", "msgpack"):
+        try:
+            get_codec(name).decode(bomb if name == "json" else b"\x91" * len(bomb))
+        except HosepipeError:
+            continue
+
+
+def handshake(data: bytes) -> None:
+    for role in (Role.SERVER, Role.CLIENT):
+        machine = Handshake(KEY, role, b"n" * 40)
+        machine.start()
+        try:
+            for start in range(0, len(data), 64):
+                if machine.done:
+                    break
+                machine.receive(data[start : start + 64])
+        except HosepipeError:
+            continue
+
+
+def services(data: bytes) -> None:
+    """Every built-in conversation fed the bytes: actions come back, nothing else."""
+    for name in ("echo", "square", "upper", "ni"):
+        conversation = make_service(name).conversation(Context())
+        for action in conversation.opened():
+            if isinstance(action, SendFile):
+                action.close()
+        for start in range(0, len(data), 5):
+            conversation.data_received(data[start : start + 5])
+        conversation.eof_received()
+
+
+_ROOT = tempfile.mkdtemp(prefix="hosepipe-fuzz-")
+os.makedirs(os.path.join(_ROOT, "root", "docs"), exist_ok=True)
+with open(os.path.join(_ROOT, "root", "docs", "a.txt"), "w") as _file:
+    _file.write("a")
+with open(os.path.join(_ROOT, "secret.txt"), "w") as _file:
+    _file.write("secret")
+if not os.path.lexists(os.path.join(_ROOT, "root", "out")):
+    os.symlink("../secret.txt", os.path.join(_ROOT, "root", "out"))
+_SANDBOX = Sandbox(os.path.join(_ROOT, "root"))
+_REAL_ROOT = os.path.realpath(os.path.join(_ROOT, "root"))
+
+
+def paths(data: bytes) -> None:
+    """Whatever the path, nothing outside the root is opened."""
+    path = data.decode("utf-8", "surrogateescape")
+    try:
+        fd, _ = _SANDBOX.open_file(path)
+    except Refused:
+        return
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    if not real.startswith(_REAL_ROOT + os.sep):
+        raise AssertionError(f"{path!r} escaped the root: {real}")
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "frames": frames,
+    "classic": classic,
+    "codecs": codecs,
+    "codec_bombs": codec_bombs,
+    "handshake": handshake,
+    "services": services,
+    "paths": paths,
+}
