@@ -138,7 +138,8 @@ def start_server(*args: str, expect: int | None = None, timeout: float = 15.0,
         preexec_fn=limit_fds if max_fds is not None else None,
     )
     server = ServerProcess(process, log_file=log_file)
-    bindings = [a for i, a in enumerate(args) if "@" in a and not args[i - 1].startswith("-")]
+    bindings = [a for i, a in enumerate(args)
+                if "@" in a and (i == 0 or not args[i - 1].startswith("-"))]
     wanted = expect if expect is not None else len(bindings)
     lines: queue.SimpleQueue[str] = queue.SimpleQueue()
 

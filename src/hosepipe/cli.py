@@ -58,6 +58,7 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "thread_idle": (float, "seconds after which an idle worker thread ends"),
     "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
     "handshake_timeout": (float, "seconds for each step of the authkey challenge"),
+    "udp_rate": (float, "datagrams answered per second per source address"),
 }
 
 
@@ -81,6 +82,9 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
                       "authkey challenge with the key in FILE (or set HOSEPIPE_AUTHKEY)")
     auth.add_argument("--no-legacy-md5", action="store_true", help="refuse peers that answer "
                       "with HMAC-MD5 (the standard library of Python 3.10 and 3.11 does)")
+    p.add_argument("--udp-no-amplify", action="store_true", help="never answer a datagram "
+                   "with more bytes than it carried (breaks RFC 867/868 clients, which send "
+                   "empty datagrams)")
     tls = p.add_argument_group("TLS (for tls:// addresses)")
     tls.add_argument("--cert", metavar="FILE", help="the server's certificate chain (PEM)")
     tls.add_argument("--key", metavar="FILE", help="its private key, if not in --cert")
@@ -159,7 +163,8 @@ def _serve(args: argparse.Namespace) -> int:
     bindings = build_bindings(specs, model=model, limits=limits,
                               authkey=read_authkey(args.authkey_file),
                               allow_md5=not args.no_legacy_md5,
-                              tls=TlsFiles(args.cert, args.key, args.ca, args.verify_client))
+                              tls=TlsFiles(args.cert, args.key, args.ca, args.verify_client),
+                              udp_no_amplify=args.udp_no_amplify)
     if any(isinstance(b.address, StdioAddress) for b in bindings):
         return _serve_stdio(bindings)
     server = Superserver(bindings)

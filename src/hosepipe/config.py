@@ -145,12 +145,13 @@ class TlsFiles:
 
 def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits,
                    authkey: bytes | None = None, allow_md5: bool = True,
-                   tls: TlsFiles = TlsFiles()) -> list[Binding]:
+                   tls: TlsFiles = TlsFiles(), udp_no_amplify: bool = False) -> list[Binding]:
     """Make the services and parse the addresses; every error names the binding."""
     bindings = []
     for spec in specs:
         options = dict(spec.options)
         key = read_authkey(options.pop("authkey_file")) if "authkey_file" in options else authkey
+        no_amplify = bool(options.pop("udp_no_amplify", udp_no_amplify))
         tls_files = TlsFiles(
             cert=options.pop("cert", tls.cert), key=options.pop("key", tls.key),
             ca=options.pop("ca", tls.ca), verify_client=options.pop("verify_client",
@@ -177,5 +178,6 @@ def build_bindings(specs: list[BindSpec], *, model: str, limits: Limits,
                 label=spec.service if spec.service in BUILTINS else service.name,
                 authkey=key,
                 allow_md5=allow_md5,
+                no_amplify=no_amplify,
             ))
     return bindings

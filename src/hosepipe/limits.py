@@ -41,6 +41,8 @@ class Limits:
     """A worker thread idle this many seconds ends (the pool grows again on demand)."""
     grace: float = 5.0
     """On SIGTERM/SIGINT, how long in-flight conversations may go on."""
+    udp_rate: float = 100.0
+    """Datagrams answered per second per source address (bursts up to twice that)."""
     handshake_timeout: float = 10.0
     """Seconds a peer gets for each step of the authkey (and TLS) handshake."""
 

@@ -18,7 +18,7 @@ import os
 import socket
 from typing import Any, cast
 
-from hosepipe.servers.base import Binding, Tally, limit_log, peer_name
+from hosepipe.servers.base import Binding, Tally, datagram_reply, limit_log, peer_name
 from hosepipe.service import Action, Close, Conversation, Send, SendFile, release
 
 __all__ = ["AsyncRunner", "new_event_loop"]
@@ -262,7 +262,7 @@ class _Datagrams(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         try:
-            reply = self.binding.service.datagram(data, peer_name(addr))
+            reply = datagram_reply(self.binding, data, peer_name(addr))
         except Exception:
             log.exception("%s: datagram handler failed", self.binding.label)
             return

@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from hosepipe.address import Address
@@ -43,11 +44,13 @@ class Binding:
         self.label = self.label or self.service.name
         self._lock = threading.Lock()
         self._per_host: dict[str, int] = {}
+        self.rates = SourceRate(self.limits.udp_rate)
         self._peers: dict[str, str | None] = {}
 
     authkey: bytes | None = None
     allow_md5: bool = True
     tls: ssl.SSLContext | None = None
+    no_amplify: bool = False
 
     def context(self, peer: str) -> Context:
         return Context(peer=peer, local=self.bound, limits=self.limits)
@@ -147,6 +150,49 @@ class RateLimitedLog:
 
 
 limit_log = RateLimitedLog()
+
+
+class SourceRate:
+    """A token bucket per source address: ``rate`` per second, bursts of ``2 * rate``.
+
+    Bounds what one address can make a datagram service send (a spoofed source cannot
+    turn the server into a flood). At most ``MAX_SOURCES`` addresses are remembered;
+    the least recently seen are forgotten first.
+    """
+
+    MAX_SOURCES = 10_000
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.burst = 2 * rate
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, source: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(source, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        allowed = tokens >= 1
+        self._buckets[source] = (tokens - 1 if allowed else tokens, now)
+        if len(self._buckets) > self.MAX_SOURCES:
+            self._buckets.popitem(last=False)
+        return allowed
+
+
+def datagram_reply(binding: Binding, data: bytes, peer: str) -> bytes | None:
+    """What to answer a datagram with, after the rate limit and amplification rules."""
+    host = peer_host(peer) or peer
+    if not binding.rates.allow(host):
+        limit_log.warning(f"udp-rate:{binding.bound}", "%s %s: %s is over udp_rate (%g/s); "
+                          "datagrams dropped", binding.label, binding.bound, host,
+                          binding.limits.udp_rate)
+        return None
+    reply = binding.service.datagram(data, peer)
+    if reply is not None and binding.no_amplify and len(reply) > len(data):
+        limit_log.warning(f"udp-amp:{binding.bound}", "%s %s: a %d-byte reply to a %d-byte "
+                          "datagram from %s was not sent (no_amplify)", binding.label,
+                          binding.bound, len(reply), len(data), host)
+        return None
+    return reply
 
 
 class Model:

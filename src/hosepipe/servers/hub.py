@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from hosepipe.servers.base import Binding, Model, limit_log, peer_name
+from hosepipe.servers.base import Binding, Model, datagram_reply, limit_log, peer_name
 from hosepipe.servers.programs import Programs
 from hosepipe.services.program import Program
 from hosepipe.transports.listen import close_listener, is_transient_accept_error
@@ -125,7 +125,7 @@ class Hub:
                 log.debug("%s: recvfrom: %s", binding.label, exc)
                 return
             try:
-                reply = binding.service.datagram(data, peer_name(addr))
+                reply = datagram_reply(binding, data, peer_name(addr))
             except Exception:
                 log.exception("%s: datagram handler failed", binding.label)
                 continue
