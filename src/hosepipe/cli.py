@@ -83,8 +83,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     auth.add_argument("--no-legacy-md5", action="store_true", help="refuse peers that answer "
                       "with HMAC-MD5 (the standard library of Python 3.10 and 3.11 does)")
     p.add_argument("--udp-no-amplify", action="store_true", help="never answer a datagram "
-                   "with more bytes than it carried (breaks RFC 867/868 clients, which send "
-                   "empty datagrams)")
+                   "with more bytes than it carried, not even for daytime and time (whose "
+                   "RFC 867/868 clients send empty datagrams)")
     tls = p.add_argument_group("TLS (for tls:// addresses)")
     tls.add_argument("--cert", metavar="FILE", help="the server's certificate chain (PEM)")
     tls.add_argument("--key", metavar="FILE", help="its private key, if not in --cert")

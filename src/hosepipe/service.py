@@ -152,6 +152,10 @@ class Service:
     name: ClassVar[str] = "service"
     streams: ClassVar[bool] = True
     datagrams: ClassVar[bool] = False
+    amplifies: ClassVar[bool] = False
+    """True only where the wire contract requires answering a datagram with more bytes
+    than it carried (RFC 867/868: an empty datagram gets the time). Otherwise a larger
+    reply is never sent, so the service cannot amplify a spoofed flood."""
 
     def conversation(self, context: Context) -> Conversation:
         raise NotImplementedError(f"{self.name} does not serve streams")

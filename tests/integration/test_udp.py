@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +46,19 @@ def test_rate_per_source(model: str) -> None:
     finally:
         assert server.stop() == 0
     assert "over udp_rate" in server.log()
+
+
+def test_no_amplification_by_default_but_for_rfc_867_868(tmp_path: Path) -> None:
+    config = tmp_path / "prefix.toml"
+    config.write_text('[[bind]]\nservice = "echo"\naddress = "udp://127.0.0.1:0"\n'
+                      'prefix = "Echo=>"\n')
+    server = start_server("daytime@udp://127.0.0.1:0", "--config", str(config), expect=2)
+    try:
+        assert blast(udp_endpoint(server.address("daytime", "udp")), 1, payload=b"") == 1
+        assert blast(udp_endpoint(server.address("echo", "udp")), 3) == 0  # prefix: larger
+    finally:
+        assert server.stop() == 0
+    assert "was not sent" in server.log()
 
 
 def test_no_amplification_option() -> None:

@@ -187,7 +187,8 @@ def datagram_reply(binding: Binding, data: bytes, peer: str) -> bytes | None:
                           binding.limits.udp_rate)
         return None
     reply = binding.service.datagram(data, peer)
-    if reply is not None and binding.no_amplify and len(reply) > len(data):
+    strict = binding.no_amplify or not binding.service.amplifies
+    if reply is not None and strict and len(reply) > len(data):
         limit_log.warning(f"udp-amp:{binding.bound}", "%s %s: a %d-byte reply to a %d-byte "
                           "datagram from %s was not sent (no_amplify)", binding.label,
                           binding.bound, len(reply), len(data), host)

@@ -51,6 +51,7 @@ class Daytime(Service):
 
     name = "daytime"
     datagrams = True
+    amplifies = True  # RFC 867: any datagram, an empty one included, gets the time
 
     def conversation(self, context: Context) -> Conversation:
         return _SpeakAndClose(daytime_text)
@@ -64,6 +65,7 @@ class Time(Service):
 
     name = "time"
     datagrams = True
+    amplifies = True  # RFC 868: the client sends an empty datagram
 
     def conversation(self, context: Context) -> Conversation:
         return _SpeakAndClose(rfc868_now)
