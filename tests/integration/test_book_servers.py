@@ -148,28 +148,34 @@ def test_networked_menu_shares_the_book(tmp_path: Path) -> None:
         assert server.stop() == 0
 
 
+def run_workers(address: str, adders: int, adds: int, incrementers: int, increments: int
+                ) -> list[Entry]:
+    """Adder and read-modify-write processes against one book; the book afterwards."""
+    worker = str(Path(__file__).with_name("book_worker.py"))
+    with BookClient(address) as book:
+        book.add(Entry("Counter", "0", "RMW Road", "Camelot", "555"))
+    jobs = [("adds", f"p{i}", adds) for i in range(adders)]
+    jobs += [("increment", "Counter", increments)] * incrementers
+    processes = [subprocess.Popen([sys.executable, worker, address, mode, key, str(count)],
+                                  cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                 for mode, key, count in jobs]
+    for process in processes:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, out
+    with BookClient(address) as book:
+        return book.entries()
+
+
+def expected_names(adders: int, adds: int) -> set[str]:
+    return {f"p{i}-{n}" for i in range(adders) for n in range(adds)} | {"Counter"}
+
+
 @pytest.mark.parametrize("model", ["thread", "fork", "select", "async"])
 def test_concurrent_clients_get_exactly_the_expected_book(tmp_path: Path, model: str) -> None:
     server = serve_book(f"sqlite://{tmp_path}/book.db", model)
-    address = server.address("book")
-    worker = str(Path(__file__).with_name("book_worker.py"))
     try:
-        with BookClient(address) as book:
-            book.add(Entry("Counter", "0", "RMW Road", "Camelot", "555"))
-        processes = [subprocess.Popen([sys.executable, worker, address, "adds", f"p{i}", "500"],
-                                      cwd=ROOT, stdout=subprocess.PIPE, text=True)
-                     for i in range(4)]
-        processes += [subprocess.Popen([sys.executable, worker, address, "increment", "Counter",
-                                        "25"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-                      for _ in range(4)]
-        for process in processes:
-            out, _ = process.communicate(timeout=120)
-            assert process.returncode == 0, out
-        with BookClient(address) as book:
-            entries = book.entries()
-        names = {e.name for e in entries}
-        expected = {f"p{i}-{n}" for i in range(4) for n in range(500)} | {"Counter"}
-        assert names == expected and len(entries) == 2001
+        entries = run_workers(server.address("book"), 4, 500, 4, 25)
+        assert {e.name for e in entries} == expected_names(4, 500) and len(entries) == 2001
         assert next(e for e in entries if e.name == "Counter").house == "100"
     finally:
         assert server.stop() == 0
@@ -238,22 +244,9 @@ def test_two_servers_share_one_postgresql_book(postgres_url: str) -> None:
 @pytest.mark.parametrize("model", ["thread", "fork", "async"])
 def test_concurrent_clients_on_postgresql(postgres_url: str, model: str) -> None:
     server = serve_book(postgres_url, model)
-    address = server.address("book")
-    worker = str(Path(__file__).with_name("book_worker.py"))
     try:
-        with BookClient(address) as book:
-            book.add(Entry("Counter", "0", "RMW Road", "Camelot", "555"))
-        processes = [subprocess.Popen([sys.executable, worker, address, "adds", f"p{i}", "100"],
-                                      cwd=ROOT, stdout=subprocess.PIPE, text=True)
-                     for i in range(4)]
-        processes += [subprocess.Popen([sys.executable, worker, address, "increment", "Counter",
-                                        "10"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-                      for _ in range(4)]
-        for process in processes:
-            process.communicate(timeout=120)
-            assert process.returncode == 0
-        with BookClient(address) as book:
-            assert len(book.entries()) == 401
-            assert book.find("Counter").house == "40"
+        entries = run_workers(server.address("book"), 4, 100, 4, 10)
+        assert {e.name for e in entries} == expected_names(4, 100) and len(entries) == 401
+        assert next(e for e in entries if e.name == "Counter").house == "40"
     finally:
         assert server.stop() == 0

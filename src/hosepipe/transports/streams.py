@@ -14,6 +14,7 @@ import os
 import select
 import socket
 import ssl
+from collections.abc import Iterator
 
 from hosepipe.errors import ConnectionClosed, Timeout
 
@@ -81,33 +82,31 @@ class SocketStream(Stream):
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def receive_some(self, timeout: float | None) -> bytes:
+    @contextlib.contextmanager
+    def _deadline(self, timeout: float | None, waiting_for: str) -> Iterator[None]:
+        """Bound the call by ``timeout`` and translate OS errors into hosepipe's own."""
         self.sock.settimeout(timeout)
         try:
-            return self.sock.recv(RECEIVE_SIZE)
+            yield
         except TimeoutError as exc:
-            raise Timeout(f"nothing received from {self.peer} in {timeout:g} s") from exc
+            raise Timeout(f"{self.peer}: {waiting_for} for {timeout:g} s") from exc
         except OSError as exc:
             raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
+
+    def receive_some(self, timeout: float | None) -> bytes:
+        with self._deadline(timeout, "nothing received"):
+            return self.sock.recv(RECEIVE_SIZE)
+        raise AssertionError("unreachable")  # the with block returns or raises
 
     def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
-        self.sock.settimeout(timeout)
-        try:
+        with self._deadline(timeout, "nothing received"):
             return self.sock.recv_into(buffer)
-        except TimeoutError as exc:
-            raise Timeout(f"nothing received from {self.peer} in {timeout:g} s") from exc
-        except OSError as exc:
-            raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
+        raise AssertionError("unreachable")
 
     def send_all(self, data: bytes, timeout: float | None) -> None:
-        # settimeout bounds each send; a peer that reads nothing for `timeout` fails it
-        self.sock.settimeout(timeout)
-        try:
+        # the timeout bounds each send: a peer that reads nothing for that long fails it
+        with self._deadline(timeout, "accepted no data"):
             self.sock.sendall(data)
-        except TimeoutError as exc:
-            raise Timeout(f"{self.peer} accepted no data for {timeout:g} s") from exc
-        except OSError as exc:
-            raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
 
     def send_file(self, fd: int, offset: int, count: int, timeout: float | None) -> int:
         """Zero-copy: ``os.sendfile`` from the page cache straight to the socket.
