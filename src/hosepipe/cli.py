@@ -58,6 +58,7 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "thread_idle": (float, "seconds after which an idle worker thread ends"),
     "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
     "handshake_timeout": (float, "seconds for each step of the authkey challenge"),
+    "max_preauth": (int, "largest message before the authkey challenge is passed"),
     "udp_rate": (float, "datagrams answered per second per source address"),
 }
 

@@ -43,6 +43,8 @@ class Limits:
     """On SIGTERM/SIGINT, how long in-flight conversations may go on."""
     udp_rate: float = 100.0
     """Datagrams answered per second per source address (bursts up to twice that)."""
+    max_preauth: int = 256
+    """Largest message accepted before the authkey challenge is passed (the stdlib's 256)."""
     handshake_timeout: float = 10.0
     """Seconds a peer gets for each step of the authkey (and TLS) handshake."""
 

@@ -2,9 +2,10 @@
 
 A binding with an authkey wraps every conversation in a gate. The gate speaks first
 (the challenge), runs :class:`~hosepipe.wire.auth.Handshake` over frames capped at
-256 bytes, and only when both sides have proved the key does it create the service's
-conversation, with ``context.authenticated`` true (which is what allows pickle), and
-hand it every byte that followed the handshake. Until then the idle timeout is the
+``max_preauth`` bytes (256, the standard library's own cap), and only when both sides
+have proved the key does it create the service's conversation, with
+``context.authenticated`` true (which is what allows pickle), and hand it every byte
+that followed the handshake. Until then the idle timeout is the
 handshake deadline. A wrong key gets ``#FAILURE#`` and the connection is closed; the
 failure is logged (rate-limited).
 """
@@ -18,7 +19,7 @@ from dataclasses import replace
 
 from hosepipe.errors import ProtocolError
 from hosepipe.service import CLOSE, Action, Context, Conversation, Send
-from hosepipe.wire.auth import MAX_MESSAGE, AuthFailed, Handshake, Role
+from hosepipe.wire.auth import AuthFailed, Handshake, Role
 from hosepipe.wire.framing import FrameDecoder, encode_frame
 
 __all__ = ["AuthGate"]
@@ -32,8 +33,10 @@ class AuthGate(Conversation):
                  on_failure: Callable[[str], None] | None = None) -> None:
         self.context = context
         self._make = make
-        self._handshake = Handshake(authkey, Role.SERVER, os.urandom(40), allow_md5=allow_md5)
-        self._frames = FrameDecoder(MAX_MESSAGE)
+        limit = context.limits.max_preauth
+        self._handshake = Handshake(authkey, Role.SERVER, os.urandom(40), allow_md5=allow_md5,
+                                    max_message=limit)
+        self._frames = FrameDecoder(limit)
         self._inner: Conversation | None = None
         self._on_failure = on_failure or (lambda reason: log.warning(
             "%s: authentication failed: %s", context.peer, reason))

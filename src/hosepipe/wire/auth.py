@@ -61,13 +61,14 @@ class Handshake:
     """One side of the mutual challenge. ``nonce`` is this side's random challenge."""
 
     def __init__(self, authkey: bytes, role: Role, nonce: bytes, *, digest: str = "sha256",
-                 allow_md5: bool = True) -> None:
+                 allow_md5: bool = True, max_message: int = MAX_MESSAGE) -> None:
         if not authkey:
             raise ValueError("the authkey must not be empty")
         if len(nonce) < LEGACY_CHALLENGE + 1:
             raise ValueError("the nonce must be longer than 20 bytes")
         self.authkey = authkey
         self.role = role
+        self.max_message = max_message
         self.allow_md5 = allow_md5
         self.legacy_peer = False
         self._challenge = b"{%s}%s" % (digest.encode("ascii"), nonce)
@@ -93,8 +94,9 @@ class Handshake:
         """
         if self.done:
             raise AuthFailed("the handshake is already over")
-        if len(message) > MAX_MESSAGE:
-            raise AuthFailed(f"handshake message of {len(message)} bytes (limit {MAX_MESSAGE})")
+        if len(message) > self.max_message:
+            raise AuthFailed(f"handshake message of {len(message)} bytes "
+                             f"(limit {self.max_message})")
         return self._steps.pop(0)(message)
 
     # -- the steps ----------------------------------------------------------------------
