@@ -123,3 +123,20 @@ def test_datagram_binding_with_a_key_is_a_config_error(tmp_path: Path) -> None:
     result = run_cli("serve", "echo@udp://127.0.0.1:0", "--authkey-file", str(tmp_path / "key"))
     assert result.returncode == 1
     assert "cannot run the authkey challenge" in result.stderr
+
+
+def test_max_preauth_is_configurable(tmp_path: Path) -> None:
+    keyfile = tmp_path / "key"
+    keyfile.write_bytes(KEY)
+    server = start_server("upper@tcp://127.0.0.1:0", "--authkey-file", str(keyfile),
+                          "--max-preauth", "64", "--model", "select")
+    try:
+        with Client(server.address("upper"), authkey=KEY) as client:  # answers are 40 bytes
+            assert client.request("ok") == "OK"
+        with socket.create_connection(("127.0.0.1", port(server, "upper")), timeout=10) as sock:
+            sock.recv(4096)
+            sock.sendall((65).to_bytes(4, "big") + b"x" * 65)
+            sock.settimeout(5)
+            assert sock.recv(4096) in (b"", b"\x00\x00\x00\t#FAILURE#")
+    finally:
+        assert server.stop() == 0
