@@ -14,7 +14,6 @@ import os
 import select
 import socket
 import ssl
-from collections.abc import Iterator
 
 from hosepipe.errors import ConnectionClosed, Timeout
 
@@ -78,35 +77,43 @@ class SocketStream(Stream):
     def __init__(self, sock: socket.socket, peer: str = "-") -> None:
         self.sock = sock
         self.peer = peer
+        self._timeout: float | None = None
         sock.setblocking(True)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    @contextlib.contextmanager
-    def _deadline(self, timeout: float | None, waiting_for: str) -> Iterator[None]:
-        """Bound the call by ``timeout`` and translate OS errors into hosepipe's own."""
-        self.sock.settimeout(timeout)
-        try:
-            yield
-        except TimeoutError as exc:
-            raise Timeout(f"{self.peer}: {waiting_for} for {timeout:g} s") from exc
-        except OSError as exc:
-            raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
+    def _deadline(self, timeout: float | None) -> None:
+        if timeout != self._timeout:  # settimeout only when it changes: a hot path
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
+
+    def _error(self, exc: OSError, timeout: float | None, waiting_for: str) -> Exception:
+        """The hosepipe error for an OS error (raise it ``from`` the original)."""
+        if isinstance(exc, TimeoutError):
+            return Timeout(f"{self.peer}: {waiting_for} for {timeout:g} s")
+        return ConnectionClosed(f"{self.peer}: {exc.strerror or exc}")
 
     def receive_some(self, timeout: float | None) -> bytes:
-        with self._deadline(timeout, "nothing received"):
+        self._deadline(timeout)
+        try:
             return self.sock.recv(RECEIVE_SIZE)
-        raise AssertionError("unreachable")  # the with block returns or raises
+        except OSError as exc:
+            raise self._error(exc, timeout, "nothing received") from exc
 
     def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
-        with self._deadline(timeout, "nothing received"):
+        self._deadline(timeout)
+        try:
             return self.sock.recv_into(buffer)
-        raise AssertionError("unreachable")
+        except OSError as exc:
+            raise self._error(exc, timeout, "nothing received") from exc
 
     def send_all(self, data: bytes, timeout: float | None) -> None:
         # the timeout bounds each send: a peer that reads nothing for that long fails it
-        with self._deadline(timeout, "accepted no data"):
+        self._deadline(timeout)
+        try:
             self.sock.sendall(data)
+        except OSError as exc:
+            raise self._error(exc, timeout, "accepted no data") from exc
 
     def send_file(self, fd: int, offset: int, count: int, timeout: float | None) -> int:
         """Zero-copy: ``os.sendfile`` from the page cache straight to the socket.
@@ -119,7 +126,7 @@ class SocketStream(Stream):
         """
         if isinstance(self.sock, ssl.SSLSocket):
             return super().send_file(fd, offset, count, timeout)
-        self.sock.settimeout(timeout)
+        self._deadline(timeout)
         sent = 0
         try:
             while sent < count:
