@@ -31,6 +31,7 @@ from hosepipe.files import command as files_command
 from hosepipe.limits import Limits
 from hosepipe.servers import MODELS, Binding, Superserver
 from hosepipe.servers.blocking import serve_stream
+from hosepipe.servers.prefork import run_workers
 from hosepipe.services import DEFAULT_ADDRESSES
 from hosepipe.transports.streams import FdStream
 
@@ -78,6 +79,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("bindings", nargs="*", metavar="BINDING")
     p.add_argument("-m", "--model", choices=MODELS, help="server model (default: select)")
     p.add_argument("-c", "--config", metavar="FILE", help="TOML file of [[bind]] tables")
+    p.add_argument("-w", "--workers", type=int, default=1, metavar="N",
+                   help="serve from N pre-forked processes sharing the sockets (default 1)")
     auth = p.add_argument_group("authentication")
     auth.add_argument("--authkey-file", metavar="FILE", help="require the multiprocessing "
                       "authkey challenge with the key in FILE (or set HOSEPIPE_AUTHKEY)")
@@ -168,11 +171,16 @@ def _serve(args: argparse.Namespace) -> int:
                               udp_no_amplify=args.udp_no_amplify)
     if any(isinstance(b.address, StdioAddress) for b in bindings):
         return _serve_stdio(bindings)
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
     server = Superserver(bindings)
     server.open()
     for binding in server.bindings:
         print(f"{binding.label:<10} {binding.bound:<32} {binding.model}", flush=True)
-    server.run()
+    if args.workers > 1:
+        run_workers(server, args.workers)
+    else:
+        server.run()
     return 0
 
 
