@@ -14,6 +14,7 @@ import os
 import select
 import socket
 import ssl
+import struct
 
 from hosepipe.errors import ConnectionClosed, Timeout
 
@@ -71,25 +72,43 @@ class Stream:
         self.close()
 
 
+_TIMEVAL = struct.Struct("ll")
+
+
 class SocketStream(Stream):
-    """A connected stream socket (TCP or Unix)."""
+    """A connected stream socket (TCP or Unix).
+
+    Deadlines are the kernel's (``SO_RCVTIMEO`` / ``SO_SNDTIMEO`` on a blocking socket),
+    set only when they change: one system call per receive or send. Python's own
+    timeout mode costs a ``poll()`` before every call and two ``fcntl()`` per change.
+    A TLS socket keeps Python's timeout mode (OpenSSL must see its own retries).
+    """
 
     def __init__(self, sock: socket.socket, peer: str = "-") -> None:
         self.sock = sock
         self.peer = peer
-        self._timeout: float | None = None
+        self._kernel_timeouts = not isinstance(sock, ssl.SSLSocket)
+        self._timeouts: dict[int, float | None] = {}
         sock.setblocking(True)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def _deadline(self, timeout: float | None) -> None:
-        if timeout != self._timeout:  # settimeout only when it changes: a hot path
+    def _deadline(self, timeout: float | None, option: int = socket.SO_RCVTIMEO) -> None:
+        if self._timeouts.get(option, -1.0) == timeout:
+            return
+        if self._kernel_timeouts:
+            seconds = 0.0 if timeout is None else max(timeout, 0.001)  # 0 means none
+            whole = int(seconds)
+            self.sock.setsockopt(socket.SOL_SOCKET, option,
+                                 _TIMEVAL.pack(whole, int((seconds - whole) * 1e6)))
+            self._timeouts[option] = timeout
+        else:
             self.sock.settimeout(timeout)
-            self._timeout = timeout
+            self._timeouts = {socket.SO_RCVTIMEO: timeout, socket.SO_SNDTIMEO: timeout}
 
     def _error(self, exc: OSError, timeout: float | None, waiting_for: str) -> Exception:
         """The hosepipe error for an OS error (raise it ``from`` the original)."""
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, TimeoutError | BlockingIOError):  # EAGAIN: the kernel deadline
             return Timeout(f"{self.peer}: {waiting_for} for {timeout:g} s")
         return ConnectionClosed(f"{self.peer}: {exc.strerror or exc}")
 
@@ -109,7 +128,7 @@ class SocketStream(Stream):
 
     def send_all(self, data: bytes, timeout: float | None) -> None:
         # the timeout bounds each send: a peer that reads nothing for that long fails it
-        self._deadline(timeout)
+        self._deadline(timeout, socket.SO_SNDTIMEO)
         try:
             self.sock.sendall(data)
         except OSError as exc:
@@ -121,21 +140,20 @@ class SocketStream(Stream):
         Not for TLS: bytes written to the descriptor would bypass the encryption, so a
         TLS socket copies through :meth:`send_all` (the base class) instead.
 
-        The socket's timeout bounds each wait for room, so a peer that stops reading
-        fails the transfer after ``timeout`` seconds without progress.
+        ``SO_SNDTIMEO`` bounds each wait for room, so a peer that stops reading fails the
+        transfer after ``timeout`` seconds without progress.
         """
         if isinstance(self.sock, ssl.SSLSocket):
             return super().send_file(fd, offset, count, timeout)
-        self._deadline(timeout)
+        self._deadline(timeout, socket.SO_SNDTIMEO)
         sent = 0
         try:
             while sent < count:
                 try:
                     n = os.sendfile(self.sock.fileno(), fd, offset + sent,
                                     min(count - sent, FILE_CHUNK))
-                except BlockingIOError:
-                    self._wait_writable(timeout)
-                    continue
+                except BlockingIOError as exc:  # SO_SNDTIMEO passed with no progress
+                    raise Timeout(f"{self.peer}: accepted no data for {timeout:g} s") from exc
                 if n == 0:
                     break  # the file shrank
                 sent += n
@@ -143,10 +161,6 @@ class SocketStream(Stream):
             raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
         return sent
 
-    def _wait_writable(self, timeout: float | None) -> None:
-        _, writable, _ = select.select([], [self.sock], [], timeout)
-        if not writable:
-            raise Timeout(f"{self.peer} accepted no data for {timeout:g} s")
 
     def send_eof(self) -> None:
         with contextlib.suppress(OSError):
