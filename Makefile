@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py $(ARGS)
 	$(PY) benchmarks/book.py
 	$(PY) benchmarks/files.py
+	$(PY) benchmarks/echo.py
+	$(PY) benchmarks/idle.py
 
 ## make fuzz: every fuzz target under atheris, SECONDS each (default 60)
 SECONDS ?= 60

@@ -106,6 +106,8 @@ class ServiceError(Exception):
 class Conversation:
     """One connection's protocol. Override the hooks you need; each returns actions."""
 
+    __slots__ = ()  # so that subclasses may use __slots__ to save memory per connection
+
     def opened(self) -> list[Action]:
         """The connection is open; a server that speaks first does so here."""
         return []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import socket
 from typing import Any, cast
@@ -38,6 +37,10 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 class _Stream(asyncio.Protocol):
+    __slots__ = ("backlog", "binding", "closing", "conversation", "drained", "file_busy",
+                 "last_read", "limits", "message_started", "runner", "stalled_at", "tally",
+                 "timer", "transport")
+
     def __init__(self, runner: AsyncRunner, binding: Binding) -> None:
         self.runner = runner
         self.binding = binding
@@ -48,8 +51,7 @@ class _Stream(asyncio.Protocol):
         self.stalled_at: float | None = None
         self.file_busy = False
         self.backlog: list[Action] = []
-        self.timer: asyncio.TimerHandle | None = None
-        self.timer_at = math.inf
+        self.timer: asyncio.TimerHandle | None = None  # only while a pause is awaited
         self.drained: asyncio.Future[None] | None = None  # set when writing may resume
         self.message_started: float | None = None  # first byte of a message not yet whole
         self.last_read = 0.0
@@ -203,53 +205,50 @@ class _Stream(asyncio.Protocol):
         return sent
 
     # -- deadlines -------------------------------------------------------------------
+    # Deadlines of seconds (idle, send stall, message, handshake) are checked by the
+    # runner's sweep (:meth:`check`), so an idle connection holds no timer; only the
+    # short pause of a bare classic message gets a timer of its own.
     def _arm(self) -> None:
-        if self.conversation is None or self.closing:
+        if self.conversation is None or self.closing or not self.conversation.wants_pause:
             return
-        if self.stalled_at is not None:
-            due = self.stalled_at + self.limits.send_timeout
-        elif self.conversation.wants_pause:
-            due = self.last_read + self.limits.pause
-        else:
-            due = self.last_read + self._idle()
-        if self.message_started is not None:
-            due = min(due, self.message_started + self.limits.message_timeout)
-        if due < self.timer_at:
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer_at = due
-            self.timer = self.runner.loop.call_at(due, self._on_timer)
+        due = self.last_read + self.limits.pause
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.runner.loop.call_at(due, self._on_pause)
 
     def _idle(self) -> float:
         assert self.conversation is not None
         return self.conversation.idle_limit or self.limits.idle_timeout
 
-    def _on_timer(self) -> None:
+    def _on_pause(self) -> None:
         self.timer = None
-        self.timer_at = math.inf
-        if self.conversation is None or self.closing:
+        conversation = self.conversation
+        if conversation is None or self.closing or not conversation.wants_pause:
             return
-        now = self.runner.loop.time()
-        started = self.message_started
-        if started is not None and now - started >= self.limits.message_timeout:
-            log.info("%s: %s dropped: message incomplete after %g s", self.binding.label,
-                     self.tally.peer, self.limits.message_timeout)
-            self.abort()
-            return
-        if self.stalled_at is not None and now - self.stalled_at >= self.limits.send_timeout:
-            self.tally.done(f"dropping: accepted no data for {self.limits.send_timeout:g} s")
-            self.abort()
-            return
-        if self.conversation.wants_pause and now - self.last_read >= self.limits.pause:
+        if self.runner.loop.time() - self.last_read >= self.limits.pause:
             try:
-                self._carry_out(self.conversation.paused())
+                self._carry_out(conversation.paused())
             except Exception:
                 self._fail()
-        elif self.stalled_at is None and now - self.last_read >= self._idle():
-            log.info("%s: %s idle for %g s", self.binding.label, self.tally.peer, self._idle())
-            self.abort()
-            return
         self._arm()
+
+    def check(self, now: float) -> None:
+        """The sweep: drop the connection if one of its deadlines has passed."""
+        if self.conversation is None or self.closing:
+            return
+        started = self.message_started
+        if started is not None and now - started >= self.limits.message_timeout:
+            reason = f"message incomplete after {self.limits.message_timeout:g} s"
+        elif self.stalled_at is not None:
+            if now - self.stalled_at < self.limits.send_timeout:
+                return
+            reason = f"accepted no data for {self.limits.send_timeout:g} s"
+        elif now - self.last_read >= self._idle() and not self.conversation.wants_pause:
+            reason = f"idle for {self._idle():g} s"
+        else:
+            return
+        log.info("%s: %s dropped: %s", self.binding.label, self.tally.peer, reason)
+        self.abort()
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -283,6 +282,17 @@ class AsyncRunner:
         self.loop = new_event_loop()
         self._stop = asyncio.Event()
         self.grace = max((b.limits.grace for b in bindings), default=5.0)
+        shortest = min((min(b.limits.idle_timeout, b.limits.send_timeout,
+                            b.limits.message_timeout, b.limits.handshake_timeout)
+                        for b in bindings), default=10.0)
+        self.sweep_every = min(1.0, max(0.02, shortest / 10))  # deadlines: +10% at most
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for connection in list(self.connections):
+            connection.check(now)
+        self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
 
     def run(self) -> None:
         try:
@@ -318,7 +328,9 @@ class AsyncRunner:
                     ssl_handshake_timeout=binding.limits.handshake_timeout if binding.tls
                     else None,
                 ))
+        self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
         await self._stop.wait()
+        self._sweeper.cancel()
         for server in servers:
             server.close()
         for endpoint in datagrams:

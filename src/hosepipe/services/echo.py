@@ -14,6 +14,8 @@ __all__ = ["Echo"]
 
 
 class _RawEcho(Conversation):
+    __slots__ = ()
+
     def data_received(self, data: bytes) -> list[Action]:
         return [Send(data)]
 
