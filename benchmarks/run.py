@@ -1,9 +1,17 @@
-"""Small request/reply benchmark: hosepipe's models beside the raw-socket floor and a peer.
+"""Small messages: hosepipe's models beside the raw floor and the usual peers.
 
-One client, 64-byte requests, round trips one at a time, over TCP and a Unix socket.
+1. Request/reply, one client, 64-byte requests one at a time, over TCP and a Unix socket:
+   every hosepipe model; a raw blocking-socket ping-pong (the floor);
+   multiprocessing.connection; pyzmq REQ/REP; RPyC; Pyro5 (peers from
+   benchmarks/requirements.txt; a missing one is reported as such).
+2. A pipe to a forked child, 64 bytes: ``Client("pipe:")`` beside a raw ``os.pipe``
+   ping-pong.
+3. One-way messages pipelined on one connection, 64 bytes: framed messages into a
+   hosepipe service (async model) beside pyzmq PUSH/PULL.
+
 Each server runs in its own process (forked), the client in this one; both unpinned.
-Every figure is the median of RUNS runs of ROUND_TRIPS round trips, with min and max,
-and the ratio to the raw blocking-socket ping-pong over the same transport (the floor).
+Every figure is the median of RUNS runs, with min and max, and the ratio to the first
+row of its table.
 
     make bench                 # or: python benchmarks/run.py --runs 5 --round-trips 5000
 """
@@ -25,7 +33,33 @@ from multiprocessing.connection import Client as MpClient
 from multiprocessing.connection import Listener as MpListener
 from typing import Any
 
-from hosepipe import Binding, Client, Limits, MessageService, Superserver, parse_address
+from hosepipe import (
+    CLOSE,
+    Action,
+    Binding,
+    Client,
+    Conversation,
+    Limits,
+    MessageService,
+    Send,
+    Superserver,
+    parse_address,
+)
+from hosepipe.wire import FrameDecoder, encode_frame
+
+try:
+    import zmq
+except ImportError:
+    zmq = None
+try:
+    import rpyc
+    from rpyc.utils.server import ThreadedServer
+except ImportError:
+    rpyc = None
+try:
+    import Pyro5.api as pyro
+except ImportError:
+    pyro = None
 
 PAYLOAD = b"x" * 64
 
@@ -41,8 +75,8 @@ class Ping(MessageService):
 
 # -- servers (each runs in a child process and reports its address on a queue) ---------
 
-def hosepipe_server(address: str, model: str, ready: Any) -> None:
-    server = Superserver([Binding(service=Ping(), address=parse_address(address),
+def hosepipe_server(address: str, model: str, ready: Any, service: Any = None) -> None:
+    server = Superserver([Binding(service=service or Ping(), address=parse_address(address),
                                   model=model, limits=Limits(grace=0.5))])
     server.open()
     ready.put(server.bindings[0].bound)
@@ -128,6 +162,86 @@ def hosepipe_client(address: str, n: int) -> float:
         return time.perf_counter() - started
 
 
+def zmq_server(address: str, _model: str, ready: Any) -> None:
+    context = zmq.Context()
+    sock = context.socket(zmq.REP)
+    if address.startswith("unix://"):
+        sock.bind("ipc://" + address[7:])
+        ready.put("ipc://" + address[7:])
+    else:
+        ready.put(f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}")
+    while True:
+        sock.send(sock.recv())
+
+
+def zmq_client(address: str, n: int) -> float:
+    context = zmq.Context()
+    sock = context.socket(zmq.REQ)
+    sock.connect(address)
+    started = time.perf_counter()
+    for _ in range(n):
+        sock.send(PAYLOAD)
+        sock.recv()
+    elapsed = time.perf_counter() - started
+    sock.close()
+    context.term()
+    return elapsed
+
+
+if rpyc is not None:
+    class RpycEcho(rpyc.Service):  # type: ignore[misc]
+        def exposed_echo(self, data: bytes) -> bytes:
+            return data
+
+
+def rpyc_server(address: str, _model: str, ready: Any) -> None:
+    if address.startswith("unix://"):
+        server = ThreadedServer(RpycEcho, socket_path=address[7:])
+        ready.put(address)
+    else:
+        server = ThreadedServer(RpycEcho, hostname="127.0.0.1", port=0)
+        ready.put(f"tcp://127.0.0.1:{server.port}")
+    server.start()
+
+
+def rpyc_client(address: str, n: int) -> float:
+    if address.startswith("unix://"):
+        conn = rpyc.utils.factory.unix_connect(address[7:])
+    else:
+        conn = rpyc.connect("127.0.0.1", int(address.rsplit(":", 1)[1]))
+    echo = conn.root.echo
+    started = time.perf_counter()
+    for _ in range(n):
+        echo(PAYLOAD)
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+class PyroEcho:
+    def echo(self, data: Any) -> Any:
+        return data
+
+
+def pyro_server(address: str, _model: str, ready: Any) -> None:
+    exposed = pyro.expose(PyroEcho)
+    if address.startswith("unix://"):
+        daemon = pyro.Daemon(unixsocket=address[7:])
+    else:
+        daemon = pyro.Daemon(host="127.0.0.1", port=0)
+    ready.put(str(daemon.register(exposed, "echo")))
+    daemon.requestLoop()
+
+
+def pyro_client(address: str, n: int) -> float:
+    with pyro.Proxy(address) as proxy:
+        proxy.echo(PAYLOAD)
+        started = time.perf_counter()
+        for _ in range(n):
+            proxy.echo(PAYLOAD)
+        return time.perf_counter() - started
+
+
 Contender = tuple[str, Callable[..., None], Callable[[str, int], float], str]
 
 CONTENDERS: list[Contender] = [
@@ -136,6 +250,126 @@ CONTENDERS: list[Contender] = [
     *[(f"hosepipe {m}", hosepipe_server, hosepipe_client, m)
       for m in ("iterative", "thread", "fork", "select", "async")],
 ]
+PEERS: list[tuple[str, object, Contender]] = [
+    ("pyzmq REQ/REP", zmq, ("pyzmq REQ/REP", zmq_server, zmq_client, "-")),
+    ("RPyC", rpyc, ("RPyC", rpyc_server, rpyc_client, "-")),
+    ("Pyro5", pyro, ("Pyro5", pyro_server, pyro_client, "-")),
+]
+CONTENDERS += [contender for _, module, contender in PEERS if module is not None]
+
+
+# -- a pipe to a forked child -------------------------------------------------------------
+
+def pipe_floor(n: int) -> float:
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(down_w)
+        os.close(up_r)
+        while data := os.read(down_r, 65536):
+            os.write(up_w, data)
+        os._exit(0)
+    os.close(down_r)
+    os.close(up_w)
+    started = time.perf_counter()
+    for _ in range(n):
+        os.write(down_w, PAYLOAD)
+        got = 0
+        while got < len(PAYLOAD):
+            got += len(os.read(up_r, 65536))
+    elapsed = time.perf_counter() - started
+    os.close(down_w)
+    os.close(up_r)
+    os.waitpid(pid, 0)
+    return elapsed
+
+
+def pipe_hosepipe(n: int) -> float:
+    with Client("pipe:", service=Ping()) as client:
+        started = time.perf_counter()
+        for _ in range(n):
+            client.request(PAYLOAD)
+        return time.perf_counter() - started
+
+
+# -- one-way messages, pipelined ------------------------------------------------------------
+
+class Count(Conversation):
+    """Counts the frames it receives; at end of stream says how many."""
+
+    def __init__(self) -> None:
+        self.frames = FrameDecoder()
+        self.count = 0
+
+    def data_received(self, data: bytes) -> list[Action]:
+        self.frames.feed(data)
+        while self.frames.next_frame() is not None:
+            self.count += 1
+        return []
+
+    def eof_received(self) -> list[Action]:
+        return [Send(b"%d" % self.count), CLOSE]
+
+
+class CountService(MessageService):
+    name = "count"
+
+    def conversation(self, context: Any) -> Conversation:
+        return Count()
+
+
+def oneway_hosepipe(n: int) -> float:
+    ready: Any = multiprocessing.get_context("fork").Queue()
+    server = multiprocessing.get_context("fork").Process(
+        target=lambda: _serve_count(ready), daemon=True)
+    server.start()
+    host, port = ready.get(timeout=20)[6:].rsplit(":", 1)
+    batch = encode_frame(PAYLOAD) * 1000
+    try:
+        started = time.perf_counter()
+        with socket.create_connection((host, int(port))) as sock:
+            for _ in range(n // 1000):
+                sock.sendall(batch)
+            sock.shutdown(socket.SHUT_WR)
+            assert int(sock.makefile("rb").read()) == n // 1000 * 1000
+        return time.perf_counter() - started
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.join(10)
+
+
+def _serve_count(ready: Any) -> None:
+    hosepipe_server("tcp://127.0.0.1:0", "async", ready, CountService())
+
+
+def oneway_zmq(n: int) -> float:
+    ready: Any = multiprocessing.get_context("fork").Queue()
+    done: Any = multiprocessing.get_context("fork").Queue()
+
+    def receive() -> None:
+        context = zmq.Context()
+        sock = context.socket(zmq.PULL)
+        ready.put(sock.bind_to_random_port("tcp://127.0.0.1"))
+        for _ in range(n // 1000 * 1000):
+            sock.recv()
+        done.put(True)
+
+    receiver = multiprocessing.get_context("fork").Process(target=receive, daemon=True)
+    receiver.start()
+    port = ready.get(timeout=20)
+    context = zmq.Context()
+    sock = context.socket(zmq.PUSH)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    started = time.perf_counter()
+    for _ in range(n // 1000 * 1000):
+        sock.send(PAYLOAD)
+    done.get(timeout=120)
+    elapsed = time.perf_counter() - started
+    sock.close()
+    context.term()
+    receiver.join(10)
+    return elapsed
 
 
 def measure(contender: Contender, address: str, runs: int, n: int) -> list[float]:
@@ -165,6 +399,9 @@ def main() -> int:
     print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {machine}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, client and servers unpinned")
     print(f"# {' '.join(sys.argv)}: median of {args.runs} runs x {args.round_trips} round trips")
+    missing = [name for name, module, _ in PEERS if module is None]
+    if missing:
+        print(f"# not installed (pip install -r benchmarks/requirements.txt): {missing}")
     with tempfile.TemporaryDirectory() as directory:
         for transport in ("tcp", "unix"):
             print(f"\n{transport:<5} {'contender':<28} {'req/s':>9} {'min':>9} {'max':>9} "
@@ -178,7 +415,26 @@ def main() -> int:
                 floor = floor or median
                 print(f"{'':<5} {contender[0]:<28} {median:>9.0f} {min(rates):>9.0f} "
                       f"{max(rates):>9.0f} {median / floor:>8.2f}", flush=True)
+    table("pipe to a forked child, 64 B", "round trips/s", args.runs, args.round_trips,
+          [("raw os.pipe ping-pong (floor)", pipe_floor), ("hosepipe pipe:", pipe_hosepipe)])
+    oneway = [("hosepipe framed, async model", oneway_hosepipe)]
+    if zmq is not None:
+        oneway.insert(0, ("pyzmq PUSH/PULL", oneway_zmq))
+    table("one-way messages pipelined, 64 B", "messages/s", args.runs, 200_000, oneway)
     return 0
+
+
+def table(title: str, unit: str, runs: int, n: int,
+          contenders: list[tuple[str, Callable[[int], float]]]) -> None:
+    print(f"\n{title}: {n} each, median of {runs}")
+    print(f"      {'contender':<30} {unit:>14} {'min':>9} {'max':>9} {'x first':>8}")
+    first = None
+    for label, run in contenders:
+        rates = [n / run(n) for _ in range(runs)]
+        median = statistics.median(rates)
+        first = first or median
+        print(f"      {label:<30} {median:>14.0f} {min(rates):>9.0f} {max(rates):>9.0f} "
+              f"{median / first:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":
