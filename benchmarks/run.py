@@ -9,7 +9,9 @@
 3. One-way messages pipelined on one connection, 64 bytes: framed messages into a
    hosepipe service (async model) beside pyzmq PUSH/PULL.
 
-Each server runs in its own process (forked), the client in this one; both unpinned.
+Each server runs in its own process (forked), the client in this one. Request/reply runs
+twice: unpinned, and pinned (server on CPU 0, client on CPU 1, ``sched_setaffinity``, as
+``taskset -c`` would); ``--unpinned-only`` skips the second.
 Every figure is the median of RUNS runs, with min and max, and the ratio to the first
 row of its table.
 
@@ -372,11 +374,20 @@ def oneway_zmq(n: int) -> float:
     return elapsed
 
 
+SERVER_CPUS: set[int] | None = None  # set while the pinned table runs
+
+
+def _placed(server: Callable[..., None], *args: Any) -> None:
+    if SERVER_CPUS is not None:
+        os.sched_setaffinity(0, SERVER_CPUS)
+    server(*args)
+
+
 def measure(contender: Contender, address: str, runs: int, n: int) -> list[float]:
     _name, server, client, model = contender
     ready: Any = multiprocessing.get_context("fork").Queue()
     process = multiprocessing.get_context("fork").Process(
-        target=server, args=(address, model, ready), daemon=True)
+        target=_placed, args=(server, address, model, ready), daemon=True)
     process.start()
     try:
         bound = ready.get(timeout=20)
@@ -394,27 +405,36 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--round-trips", type=int, default=3000)
+    parser.add_argument("--unpinned-only", action="store_true")
     args = parser.parse_args()
     machine = platform.processor() or platform.machine()
     print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {machine}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, client and servers unpinned")
+          f"Python {platform.python_version()}")
     print(f"# {' '.join(sys.argv)}: median of {args.runs} runs x {args.round_trips} round trips")
     missing = [name for name, module, _ in PEERS if module is None]
     if missing:
         print(f"# not installed (pip install -r benchmarks/requirements.txt): {missing}")
+    global SERVER_CPUS
+    placements = [None] if args.unpinned_only or (os.cpu_count() or 1) < 2 else [None, {0}]
     with tempfile.TemporaryDirectory() as directory:
-        for transport in ("tcp", "unix"):
-            print(f"\n{transport:<5} {'contender':<28} {'req/s':>9} {'min':>9} {'max':>9} "
-                  f"{'x floor':>8}")
+        for placement, transport in [(p, t) for p in placements for t in ("tcp", "unix")]:
+            SERVER_CPUS = placement
+            os.sched_setaffinity(0, {1} if placement else set(range(os.cpu_count() or 1)))
+            where = "pinned: server CPU 0, client CPU 1" if placement else "unpinned"
+            print(f"\n{transport:<5} {'contender (' + where + ')':<44} {'req/s':>9} "
+                  f"{'min':>9} {'max':>9} {'x floor':>8}")
             floor = None
             for index, contender in enumerate(CONTENDERS):
+                tag = "p" if placement else ""
                 address = ("tcp://127.0.0.1:0" if transport == "tcp"
-                           else f"unix://{directory}/{transport}{index}.sock")
+                           else f"unix://{directory}/{transport}{index}{tag}.sock")
                 rates = measure(contender, address, args.runs, args.round_trips)
                 median = statistics.median(rates)
                 floor = floor or median
-                print(f"{'':<5} {contender[0]:<28} {median:>9.0f} {min(rates):>9.0f} "
+                print(f"{'':<5} {contender[0]:<44} {median:>9.0f} {min(rates):>9.0f} "
                       f"{max(rates):>9.0f} {median / floor:>8.2f}", flush=True)
+    SERVER_CPUS = None
+    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
     table("pipe to a forked child, 64 B", "round trips/s", args.runs, args.round_trips,
           [("raw os.pipe ping-pong (floor)", pipe_floor), ("hosepipe pipe:", pipe_hosepipe)])
     oneway = [("hosepipe framed, async model", oneway_hosepipe)]
