@@ -17,7 +17,7 @@ import os
 import socket
 from typing import Any, cast
 
-from hosepipe.servers.base import Binding, Tally, datagram_reply, limit_log, peer_name
+from hosepipe.servers.base import Binding, Tally, datagram_reply, peer_name
 from hosepipe.service import Action, Close, Conversation, Send, SendFile, release
 
 __all__ = ["AsyncRunner", "new_event_loop"]
@@ -60,11 +60,7 @@ class _Stream(asyncio.Protocol):
         self.transport = cast("asyncio.Transport", transport)  # uvloop's do not subclass it
         transport = self.transport
         peer = peer_name(transport.get_extra_info("peername"))
-        refused = self.binding.try_enter(peer)
-        if refused is not None:
-            limit_log.warning(f"{refused}:{self.binding.bound}", "%s %s: refused %s: %s is %d",
-                              self.binding.label, self.binding.bound, peer, refused,
-                              getattr(self.limits, refused))
+        if not self.binding.try_enter(peer):
             transport.abort()
             return
         sock = transport.get_extra_info("socket")

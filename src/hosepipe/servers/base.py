@@ -45,7 +45,6 @@ class Binding:
         self._lock = threading.Lock()
         self._per_host: dict[str, int] = {}
         self.rates = SourceRate(self.limits.udp_rate)
-        self._peers: dict[str, str | None] = {}
 
     authkey: bytes | None = None
     allow_md5: bool = True
@@ -66,24 +65,30 @@ class Binding:
                             f"auth:{self.bound}", "%s %s: %s failed the authkey challenge: %s",
                             self.label, self.bound, peer, reason))
 
-    def try_enter(self, peer: str) -> str | None:
-        """Count a new connection from ``peer`` in; if it may not enter, the limit's name."""
+    def try_enter(self, peer: str) -> bool:
+        """Count a new connection from ``peer`` in, unless a limit says no (then log it,
+        rate-limited, and return False: the caller closes the connection)."""
         host = peer_host(peer)
         with self._lock:
+            refused = None
             if self.active >= self.limits.max_connections:
-                return "max_connections"
-            if host is not None and self._per_host.get(host, 0) >= self.limits.max_per_client:
-                return "max_per_client"
-            self.active += 1
-            if host is not None:
-                self._per_host[host] = self._per_host.get(host, 0) + 1
-            self._peers[peer] = host
-            return None
+                refused = "max_connections"
+            elif host is not None and self._per_host.get(host, 0) >= self.limits.max_per_client:
+                refused = "max_per_client"
+            else:
+                self.active += 1
+                if host is not None:
+                    self._per_host[host] = self._per_host.get(host, 0) + 1
+                return True
+        limit_log.warning(f"{refused}:{self.bound}", "%s %s: refused %s: %s is %d", self.label,
+                          self.bound, peer, refused, getattr(self.limits, refused))
+        return False
 
-    def leave(self, peer: str | None = None) -> None:
+    def leave(self, peer: str) -> None:
+        """The connection from ``peer`` (as given to :meth:`try_enter`) has ended."""
+        host = peer_host(peer)
         with self._lock:
             self.active -= 1
-            host = self._peers.pop(peer, None) if peer is not None else None
             if host is not None:
                 left = self._per_host[host] - 1
                 if left:

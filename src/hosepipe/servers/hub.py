@@ -90,11 +90,7 @@ class Hub:
                 return
 
     def _admit(self, binding: Binding, conn: socket.socket, peer: str) -> None:
-        refused = binding.try_enter(peer)
-        if refused is not None:
-            limit_log.warning(f"{refused}:{binding.bound}", "%s %s: refused %s: %s is %d",
-                              binding.label, binding.bound, peer, refused,
-                              getattr(binding.limits, refused))
+        if not binding.try_enter(peer):
             conn.close()
             return
         if isinstance(binding.service, Program):
