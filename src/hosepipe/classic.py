@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from hosepipe.address import Address, InetAddress, parse_address
 from hosepipe.client import LineClient, open_stream
-from hosepipe.errors import ConnectionClosed, ProtocolError
+from hosepipe.errors import ConnectionClosed, ProtocolError, Timeout
 from hosepipe.services import BUILTINS
 from hosepipe.services.clocks import rfc868_decode
 from hosepipe.transports.connect import connect_datagram
@@ -29,8 +29,6 @@ def _datagram(address: Address, payload: bytes, timeout: float) -> bytes:
         try:
             return sock.recv(65535)
         except TimeoutError as exc:
-            from hosepipe.errors import Timeout  # noqa: PLC0415
-
             raise Timeout(f"no answer from {address} in {timeout:g} s") from exc
 
 

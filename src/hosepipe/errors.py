@@ -39,7 +39,14 @@ __all__ = [
     "Timeout",
     "TransportError",
     "UsageError",
+    "reason_of",
 ]
+
+
+def reason_of(exc: BaseException) -> str:
+    """A short human reason for an OS or TLS error, for the messages we raise from it."""
+    return (getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+            or type(exc).__name__)
 
 
 class HosepipeError(Exception):

@@ -166,8 +166,5 @@ class Service:
         """The reply to one datagram, or ``None`` for no reply."""
         raise NotImplementedError(f"{self.name} does not serve datagrams")
 
-    def describe(self) -> str:
-        return (self.__doc__ or self.name).strip().splitlines()[0]
-
     def close(self) -> None:
         """The server is done with this service: release what it holds (a database)."""

@@ -25,7 +25,6 @@ class ChecksumCache:
         self.capacity = capacity
         self._cache: OrderedDict[tuple[int, int, int, int], str] = OrderedDict()
         self._lock = threading.Lock()
-        self.computed = 0  # how many hashes were read from disk (for tests and logs)
 
     def sha256(self, fd: int, info: os.stat_result) -> str:
         key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
@@ -40,7 +39,6 @@ class ChecksumCache:
             offset += len(chunk)
         value = digest.hexdigest()
         with self._lock:
-            self.computed += 1
             self._cache[key] = value
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)

@@ -68,9 +68,6 @@ class ConversationService(Service):
     def conversation(self, context: Context) -> Conversation:
         return self.cls(context) if self._takes_context else self.cls()  # type: ignore[call-arg]
 
-    def describe(self) -> str:
-        return f"{self.cls.__module__}:{self.cls.__qualname__}"
-
 
 def _load_class(spec: str) -> Any:
     """Import ``module:Attr``; the working directory is searched first, as ``python -m``

@@ -155,10 +155,6 @@ class Files(Service):
         self.checksums = ChecksumCache()
         self._messages = _FileMessages(self)
 
-    def describe(self) -> str:
-        extra = f", uploads to {self.uploads}" if self.uploads else ", read-only"
-        return f"files from {self.sandbox.root}{extra}"
-
     def conversation(self, context: Context) -> Conversation:
         return FirstByteSwitch(
             context,

@@ -10,7 +10,6 @@ Server models start the program with :meth:`Program.spawn` and reap it when it e
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 from typing import ClassVar
 
@@ -29,9 +28,6 @@ class Program(Service):
         if not argv:
             raise ValueError("exec needs a command")
         self.argv = tuple(argv)
-
-    def describe(self) -> str:
-        return "exec " + shlex.join(self.argv)
 
     def spawn(self, fd: int, peer: str) -> subprocess.Popen[bytes]:
         """Start the program on the connected descriptor ``fd``; the caller reaps it."""

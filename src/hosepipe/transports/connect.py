@@ -25,7 +25,7 @@ from hosepipe.address import (
     UnixAddress,
     parse_address,
 )
-from hosepipe.errors import ConnectError, UsageError
+from hosepipe.errors import ConnectError, UsageError, reason_of
 from hosepipe.transports.streams import FdStream, SocketStream, Stream
 from hosepipe.transports.tls import client_context
 
@@ -77,8 +77,7 @@ def _connect_socket(address: Address, sockaddr: object, timeout: float | None) -
                 sock.close()
                 raise
     except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise ConnectError(f"cannot connect to {address}: {reason}") from exc
+        raise ConnectError(f"cannot connect to {address}: {reason_of(exc)}") from exc
     return SocketStream(sock, str(address))
 
 
@@ -89,8 +88,7 @@ def _secure(stream: SocketStream, context: ssl.SSLContext, address: InetAddress,
         sock = context.wrap_socket(stream.sock, server_hostname=address.host)
     except (OSError, ssl.SSLError) as exc:
         stream.close()
-        reason = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
-        raise ConnectError(f"TLS to {address} failed: {reason}") from exc
+        raise ConnectError(f"TLS to {address} failed: {reason_of(exc)}") from exc
     return SocketStream(sock, str(address))
 
 

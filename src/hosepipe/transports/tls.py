@@ -14,7 +14,7 @@ import os
 import socket
 import ssl
 
-from hosepipe.errors import ConfigError, ConnectError
+from hosepipe.errors import ConfigError, ConnectError, reason_of
 
 __all__ = ["client_context", "secure_accepted", "server_context"]
 
@@ -61,6 +61,5 @@ def secure_accepted(sock: socket.socket, context: ssl.SSLContext, timeout: float
         secure.do_handshake()
     except (OSError, ssl.SSLError) as exc:
         sock.close()
-        reason = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
-        raise ConnectError(f"TLS handshake failed: {reason}") from exc
+        raise ConnectError(f"TLS handshake failed: {reason_of(exc)}") from exc
     return secure
