@@ -98,9 +98,8 @@ class Client:
                 try:
                     replies = handshake.receive(self._receive())
                 except AuthFailed as exc:
-                    reply = getattr(exc, "reply", None)
-                    if reply:
-                        self._send(reply)
+                    if exc.reply:
+                        self._send(exc.reply)
                     raise
                 for message in replies:
                     self._send(message)

@@ -63,8 +63,8 @@ class AuthGate(Conversation):
                 out += [Send(encode_frame(m)) for m in self._handshake.receive(frame)]
         except AuthFailed as exc:
             self._on_failure(str(exc))
-            reply = getattr(exc, "reply", None)
-            return [*out, *([Send(encode_frame(reply))] if reply else []), CLOSE]
+            refusal = [Send(encode_frame(exc.reply))] if exc.reply else []
+            return [*out, *refusal, CLOSE]
         except ProtocolError as exc:  # a pre-authentication frame over 256 bytes
             self._on_failure(str(exc))
             return [*out, CLOSE]

@@ -35,6 +35,7 @@ __all__ = [
 log = logging.getLogger("hosepipe.service")
 
 STRUCTURED = ("msgpack", "json", "pickle")
+PICKLE_REFUSED = "pickle is accepted only after the authkey challenge"
 
 
 def error_envelope(code: str, message: str) -> dict[str, str]:
@@ -122,7 +123,7 @@ class MessageConversation(Conversation):
         self._uploaded += min(take, len(data))
         if self._uploaded == upload.size:
             self._upload = None
-            out.append(Send(self._envelope(upload.sink.finish)))
+            out.append(Send(self._reply(upload.sink.finish)[0]))
         return data[take:]
 
     def _frames_received(self, data: bytes) -> list[Action]:
@@ -164,16 +165,14 @@ class MessageConversation(Conversation):
                 reason = f"codec {name!r} carries no structure; use msgpack or json"
                 return [Send(encode_frame(hello.server_reply(None, reason))), CLOSE]
             if codec.requires_auth and not self.context.authenticated:
-                reason = "pickle is accepted only after the authkey challenge"
-                return [Send(encode_frame(hello.server_reply(None, reason))), CLOSE]
+                return [Send(encode_frame(hello.server_reply(None, PICKLE_REFUSED))), CLOSE]
             self._codec = codec
             out.append(encode_frame(hello.server_reply(name)))
             return None
         if payload[:1] == bytes([hello.PICKLE_MARK]):
             self._codec = get_codec("pickle")
             if not self.context.authenticated:
-                reason = "pickle is accepted only after the authkey challenge"
-                return self._fatal("refused", reason)
+                return self._fatal("refused", PICKLE_REFUSED)
             return None
         self._codec = get_codec(self.service.codec)
         return None
@@ -202,9 +201,6 @@ class MessageConversation(Conversation):
                 self._upload.sink.abort()
                 self._upload = None
         return frame, extra
-
-    def _envelope(self, call: Any) -> bytes:
-        return self._reply(call)[0]
 
     def _reply(self, call: Any) -> tuple[bytes, bool]:
         """Run ``call`` and frame its result as an ok envelope, or an error one (False)."""

@@ -38,7 +38,12 @@ DIGESTS = (b"md5", b"sha256", b"sha384", b"sha3_256", b"sha3_384")
 
 
 class AuthFailed(ProtocolError):
-    """The peer does not know the key, or broke the handshake."""
+    """The peer does not know the key, or broke the handshake. ``reply`` is what to send
+    the peer before closing (``#FAILURE#`` when it is this side that refuses), if any."""
+
+    def __init__(self, message: str, reply: bytes | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
 
 
 class Role(Enum):
@@ -89,8 +94,7 @@ class Handshake:
     def receive(self, message: bytes) -> list[bytes]:
         """Take the peer's next message; return the messages to send in reply.
 
-        Raises :class:`AuthFailed`; the message to send then (``#FAILURE#``, when it is
-        this side that refuses) is in its ``reply`` attribute.
+        Raises :class:`AuthFailed`, whose ``reply`` (if any) should be sent before closing.
         """
         if self.done:
             raise AuthFailed("the handshake is already over")
@@ -136,6 +140,4 @@ class Handshake:
         return [] if self.role is Role.SERVER else [CHALLENGE + self._challenge]
 
     def _refuse(self, reason: str) -> AuthFailed:
-        failure = AuthFailed(reason)
-        failure.reply = FAILURE  # type: ignore[attr-defined]
-        return failure
+        return AuthFailed(reason, reply=FAILURE)
