@@ -183,13 +183,17 @@ class Sandbox:
         return out
 
     def _describe(self, path: str, name: str) -> Listing | None:
-        with contextlib.suppress(Refused):
-            fd, info = self.open_file(path)
-            os.close(fd)
-            return Listing(name, "file", info.st_size, info.st_mtime)
-        with contextlib.suppress(Refused):
-            fd = self.open_dir(path)
+        """One walk (the file flags open directories too, and never block on a FIFO)."""
+        try:
+            fd = self._walk(self.parts(path), _FILE_FLAGS)
+        except (Refused, OSError):
+            return None  # outside the root, hidden, a dangling or looping link
+        try:
             info = os.fstat(fd)
+        finally:
             os.close(fd)
+        if stat.S_ISREG(info.st_mode):
+            return Listing(name, "file", info.st_size, info.st_mtime)
+        if stat.S_ISDIR(info.st_mode):
             return Listing(name, "dir", 0, info.st_mtime)
-        return None  # outside the root, a device, a FIFO, a dangling link
+        return None  # a device, a FIFO, a socket
