@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from hosepipe import __version__, classic
@@ -194,7 +194,7 @@ def _serve_stdio(bindings: list[Binding]) -> int:
     return 0
 
 
-def _print_all(replies: Iterator[str]) -> int:
+def _print_all(replies: Iterable[str]) -> int:
     for reply in replies:
         print(reply, flush=True)
     return 0
@@ -209,9 +209,9 @@ def _time(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _serve,
-    "echo": lambda a: _print_all(iter([classic.echo(a.address, " ".join(a.text),
-                                                    timeout=a.timeout)])),
-    "daytime": lambda a: _print_all(iter([classic.daytime(a.address, timeout=a.timeout)])),
+    "echo": lambda a: _print_all([classic.echo(a.address, " ".join(a.text),
+                                               timeout=a.timeout)]),
+    "daytime": lambda a: _print_all([classic.daytime(a.address, timeout=a.timeout)]),
     "time": _time,
     "square": lambda a: _print_all(classic.square(a.address, a.numbers, greeting=a.greeting,
                                                   bare=a.bare, timeout=a.timeout)),

@@ -42,22 +42,32 @@ def serve() -> Iterator[list[ServerProcess]]:
         assert server.stop() == 0, server.log()
 
 
-@pytest.mark.parametrize("model", ["thread", "fork", "select", "async"])
-def test_max_connections(serve: list[ServerProcess], model: str) -> None:
-    server = start_server("echo@tcp://127.0.0.1:0", "--model", model, "--max-connections", "2")
-    serve.append(server)
+def full_at_two(server: ServerProcess) -> list[socket.socket]:
+    """Hold two answered echo connections, and check that a third is closed at once."""
     held = [connect(server, "echo") for _ in range(2)]
     for sock in held:
         sock.sendall(b"x")
         assert sock.recv(1) == b"x"
     with connect(server, "echo") as third:
         assert closed_within(third, 5)
+    return held
+
+
+def room_again(server: ServerProcess, held: list[socket.socket]) -> None:
+    """Once one of the two has left, a new connection gets in."""
     held[0].close()
     time.sleep(0.3)
-    with connect(server, "echo") as again:  # room again once one has left
+    with connect(server, "echo") as again:
         again.sendall(b"y")
         assert again.recv(1) == b"y"
     held[1].close()
+
+
+@pytest.mark.parametrize("model", ["thread", "fork", "select", "async"])
+def test_max_connections(serve: list[ServerProcess], model: str) -> None:
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", model, "--max-connections", "2")
+    serve.append(server)
+    room_again(server, full_at_two(server))
 
 
 @pytest.mark.parametrize("model", STREAM_MODELS)
@@ -152,20 +162,10 @@ def test_max_per_client(serve: list[ServerProcess], model: str) -> None:
     server = start_server("echo@tcp://127.0.0.1:0", "--model", model, "--max-per-client", "2")
     serve.append(server)
     port = int(server.address("echo").rsplit(":", 1)[1])
-    held = [connect(server, "echo") for _ in range(2)]
-    for sock in held:
-        sock.sendall(b"x")
-        assert sock.recv(1) == b"x"
-    with connect(server, "echo") as third:
-        assert closed_within(third, 5)
+    held = full_at_two(server)
     other = socket.create_connection(("127.0.0.1", port), timeout=10,
                                      source_address=("127.0.0.2", 0))
     with other:
         other.sendall(b"o")
         assert other.recv(1) == b"o"
-    held[0].close()
-    time.sleep(0.3)
-    with connect(server, "echo") as again:
-        again.sendall(b"y")
-        assert again.recv(1) == b"y"
-    held[1].close()
+    room_again(server, held)
