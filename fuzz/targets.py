@@ -106,22 +106,33 @@ with open(os.path.join(_ROOT, "secret.txt"), "w") as _file:
 if not os.path.lexists(os.path.join(_ROOT, "root", "out")):
     os.symlink("../secret.txt", os.path.join(_ROOT, "root", "out"))
 _SANDBOX = Sandbox(os.path.join(_ROOT, "root"))
-_REAL_ROOT = os.path.realpath(os.path.join(_ROOT, "root"))
+
+
+def check_path(sandbox: Sandbox, path: str) -> None:
+    """Whatever ``path`` is, what opens is a file inside the root and not hidden, and a
+    listing shows nothing hidden (the invariant of the sandbox, for fuzzers and tests)."""
+    real_root = sandbox.root
+    try:
+        fd, _ = sandbox.open_file(path)
+    except Refused:
+        pass
+    else:
+        try:
+            real = os.readlink(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+        if not real.startswith(real_root + os.sep) or "/." in real[len(real_root):]:
+            raise AssertionError(f"{path!r} escaped the root or reached a hidden file: {real}")
+    try:
+        names = [item.name for item in sandbox.listing(path)]
+    except Refused:
+        return
+    if any(name.startswith(".") for name in names):
+        raise AssertionError(f"listing {path!r} showed hidden names: {names}")
 
 
 def paths(data: bytes) -> None:
-    """Whatever the path, nothing outside the root is opened."""
-    path = data.decode("utf-8", "surrogateescape")
-    try:
-        fd, _ = _SANDBOX.open_file(path)
-    except Refused:
-        return
-    try:
-        real = os.readlink(f"/proc/self/fd/{fd}")
-    finally:
-        os.close(fd)
-    if not real.startswith(_REAL_ROOT + os.sep):
-        raise AssertionError(f"{path!r} escaped the root: {real}")
+    check_path(_SANDBOX, data.decode("utf-8", "surrogateescape"))
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
