@@ -85,7 +85,7 @@ def _converse(
         for message in messages:
             if bare:
                 client.send(message.encode("utf-8", "surrogateescape"))
-                reply = client.read_some()
+                reply = client.read_bare()
                 if not reply:
                     raise ConnectionClosed("the server closed the connection before answering")
                 yield reply.decode("utf-8", "surrogateescape")

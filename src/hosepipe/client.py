@@ -249,9 +249,20 @@ class LineClient:
             self._lines.feed(data)
         return line.body.decode("utf-8", "surrogateescape")
 
-    def read_some(self) -> bytes:
-        """Whatever arrives next (for bare-message conversations); ``b""`` at EOF."""
-        return self.stream.receive_some(self.timeout)
+    def read_bare(self, pause: float = Limits().pause) -> bytes:
+        """A bare reply: the bytes that arrive until the peer has been quiet for ``pause``
+        seconds (the classic rule, from the other side: a reply with no terminator may
+        still arrive in pieces); ``b""`` if the peer closes first."""
+        reply = bytearray(self.stream.receive_some(self.timeout))
+        while reply:
+            try:
+                more = self.stream.receive_some(pause)
+            except Timeout:
+                break
+            if not more:
+                break
+            reply += more
+        return bytes(reply)
 
     def read_to_end(self, limit: int = 1 << 24) -> bytes:
         """Everything until the server closes (at most ``limit`` bytes)."""
