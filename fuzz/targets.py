@@ -7,7 +7,10 @@ short run) and under atheris in ``make fuzz`` (fuzz/run.py, coverage-guided, lon
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 
@@ -97,15 +100,18 @@ def services(data: bytes) -> None:
         conversation.eof_received()
 
 
-_ROOT = tempfile.mkdtemp(prefix="hosepipe-fuzz-")
-os.makedirs(os.path.join(_ROOT, "root", "docs"), exist_ok=True)
-with open(os.path.join(_ROOT, "root", "docs", "a.txt"), "w") as _file:
-    _file.write("a")
-with open(os.path.join(_ROOT, "secret.txt"), "w") as _file:
-    _file.write("secret")
-if not os.path.lexists(os.path.join(_ROOT, "root", "out")):
-    os.symlink("../secret.txt", os.path.join(_ROOT, "root", "out"))
-_SANDBOX = Sandbox(os.path.join(_ROOT, "root"))
+@functools.cache
+def _fuzz_root() -> str:
+    """A small tree with a link out, made on first use and removed at exit."""
+    base = tempfile.mkdtemp(prefix="hosepipe-fuzz-")
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    os.makedirs(os.path.join(base, "root", "docs"))
+    with open(os.path.join(base, "root", "docs", "a.txt"), "w") as file:
+        file.write("a")
+    with open(os.path.join(base, "secret.txt"), "w") as file:
+        file.write("secret")
+    os.symlink("../secret.txt", os.path.join(base, "root", "out"))
+    return os.path.join(base, "root")
 
 
 def check_path(sandbox: Sandbox, path: str) -> None:
@@ -132,7 +138,11 @@ def check_path(sandbox: Sandbox, path: str) -> None:
 
 
 def paths(data: bytes) -> None:
-    check_path(_SANDBOX, data.decode("utf-8", "surrogateescape"))
+    sandbox = Sandbox(_fuzz_root())  # per input: holds no descriptor between inputs
+    try:
+        check_path(sandbox, data.decode("utf-8", "surrogateescape"))
+    finally:
+        sandbox.close()
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {

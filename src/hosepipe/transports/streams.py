@@ -35,9 +35,7 @@ class Stream:
 
     def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
         """Receive into ``buffer``; how many bytes (0 at end of stream)."""
-        data = self.receive_some(timeout)
-        buffer[: len(data)] = data
-        return len(data)
+        raise NotImplementedError
 
     def send_file(self, fd: int, offset: int, count: int, timeout: float | None) -> int:
         """Send ``count`` bytes of open file ``fd`` from ``offset``; returns bytes sent.
