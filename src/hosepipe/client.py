@@ -115,6 +115,13 @@ class Client:
     def _receive(self) -> bytes:
         """The next reply frame; bytes after it are kept (see :meth:`take_leftover`)."""
         data, self._leftover = self._leftover, b""
+        if not data:  # the usual case: one receive brings exactly one reply
+            data = self.stream.receive_some(self.timeout)
+            payload = self._frames.only_frame(data)
+            if payload is not None:
+                return payload
+            if not data:
+                raise ConnectionClosed("the server closed the connection")
         while (payload := self._frames.next_frame()) is None:
             if not data:
                 data = self.stream.receive_some(self.timeout)
@@ -139,8 +146,10 @@ class Client:
 
     def request(self, value: Any) -> Any:
         """Send one request and return its reply."""
-        self.send_request(value)
-        return self.receive_reply()
+        # send_request + receive_reply, written out: this is every round trip's path
+        self.stream.send_all(encode_frame(self.codec.encode(value)), self.timeout)
+        reply = self.codec.decode(self._receive())
+        return reply if self.raw else _unwrap(reply)
 
     def close(self) -> None:
         self.stream.close()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,6 +44,24 @@ def test_unencodable_value_is_a_codec_error() -> None:
         get_codec("json").encode({1, 2})
     with pytest.raises(CodecError):
         get_codec("msgpack").encode(2**70)
+
+
+def test_a_failed_msgpack_value_leaves_nothing_for_the_next() -> None:
+    codec = get_codec("msgpack")
+    with pytest.raises(CodecError):
+        codec.encode([1, 2, object()])
+    assert codec.decode(codec.encode([3])) == [3]
+
+
+def test_threads_packing_at_once_never_mix_their_values() -> None:
+    codec = get_codec("msgpack")
+
+    def pack_many(seed: int) -> bool:
+        values = [{"n": seed, "data": bytes([seed]) * (seed * 37 % 500)} for _ in range(2000)]
+        return all(codec.decode(codec.encode(value)) == value for value in values)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(pack_many, range(8)))
 
 
 def test_unknown_codec_names_the_known_ones() -> None:

@@ -53,6 +53,45 @@ def test_frames_survive_any_split(frames: list[bytes], cuts: list[int]) -> None:
         assert decode_frames(chunks) == frames
 
 
+def decode_with_shortcut(chunks: list[bytes], max_frame: int = 1 << 20) -> list[bytes]:
+    """As the message conversation and the client decode: ``only_frame`` first."""
+    decoder = FrameDecoder(max_frame)
+    out = []
+    for chunk in chunks:
+        payload = decoder.only_frame(chunk)
+        if payload is not None:
+            out.append(payload)
+            continue
+        decoder.feed(chunk)
+        while (frame := decoder.next_frame()) is not None:
+            out.append(frame)
+    assert decoder.pending == 0
+    return out
+
+
+@given(payloads, cut_points)
+@settings(max_examples=200, deadline=None)
+def test_the_one_frame_shortcut_agrees_with_feeding(frames: list[bytes], cuts: list[int]) -> None:
+    stream = b"".join(encode_frame(f) for f in frames)
+    one_per_chunk = [encode_frame(f) for f in frames]
+    for chunks in [*every_way(stream, cuts), one_per_chunk]:
+        assert decode_with_shortcut(chunks) == frames
+
+
+def test_the_one_frame_shortcut_takes_only_exact_frames() -> None:
+    decoder = FrameDecoder(max_frame=10)
+    assert decoder.only_frame(encode_frame(b"abc")) == b"abc"
+    assert decoder.only_frame(encode_frame(b"abc") + b"\0") is None  # more than one frame
+    assert decoder.only_frame(encode_frame(b"abc")[:-1]) is None  # less than one
+    assert decoder.only_frame(encode_frame(b"x" * 11)) is None  # oversize: refused by feed
+    with pytest.raises(FrameTooLarge):
+        decoder.feed(encode_frame(b"x" * 11))
+    held = FrameDecoder()
+    held.feed(b"\0\0")  # half a header held: the next chunk is not a frame on its own
+    assert held.only_frame(encode_frame(b"abc")) is None
+    assert held.pending == 2
+
+
 def test_frame_layout_is_multiprocessing_connection() -> None:
     """Bytes written by the stdlib Connection decode here, and ours decode there."""
     r, w = os.pipe()

@@ -22,12 +22,12 @@ from hosepipe.errors import HosepipeError
 from hosepipe.servers.base import Binding, Model, Tally
 from hosepipe.servers.hub import Hub
 from hosepipe.service import Action, Close, Conversation, Send, SendFile, release
+from hosepipe.transports.streams import RECEIVE_SIZE
 
 __all__ = ["SelectModel"]
 
 log = logging.getLogger("hosepipe.server")
 
-RECEIVE_SIZE = 256 * 1024
 HIGH_WATER = 1024 * 1024
 SENDFILE_CHUNK = 1024 * 1024
 

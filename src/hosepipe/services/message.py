@@ -10,6 +10,7 @@ request did not decode, or the reply did not encode. Replies leave in request or
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -101,6 +102,11 @@ class MessageConversation(Conversation):
         self._uploaded = 0
 
     def data_received(self, data: bytes) -> list[Action]:
+        if self._codec is not None and self._upload is None:
+            payload = self._frames.only_frame(data)
+            if payload is not None:  # one whole request, the usual case: no queueing
+                reply, extra = self._answer(payload)
+                return [Send(reply), *extra] if extra else [Send(reply)]
         out: list[Action] = []
         if self._upload is not None:
             data = self._take_upload(data, out)
@@ -123,7 +129,7 @@ class MessageConversation(Conversation):
         self._uploaded += min(take, len(data))
         if self._uploaded == upload.size:
             self._upload = None
-            out.append(Send(self._reply(upload.sink.finish)[0]))
+            out.append(Send(self._reply(upload.sink.finish)))
         return data[take:]
 
     def _frames_received(self, data: bytes) -> list[Action]:
@@ -181,44 +187,51 @@ class MessageConversation(Conversation):
         """The reply frame to one request, and any raw actions that follow it."""
         codec = self._codec
         assert codec is not None
-        extra: list[Action] = []
-
-        def call() -> Any:
+        try:
             result = self.service.handle(codec.decode(payload))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
+            return self._error_reply(exc), []
+        extra: list[Action] = []
+        if isinstance(result, (Streamed, Upload)):
             if isinstance(result, Streamed):
-                extra.extend(result.actions)
-                return result.value
-            if isinstance(result, Upload):
+                extra = result.actions
+            else:
                 self._upload, self._uploaded = result, 0
-                return result.value
-            return result
-
-        frame, ok = self._reply(call)
-        if not ok:  # no raw bytes and no upload may follow an error
+            result = result.value
+        try:
+            return encode_frame(codec.encode({"ok": result})), extra
+        except CodecError as exc:  # no raw bytes and no upload may follow an error
             release(extra)
-            extra = []
             if self._upload is not None:
                 self._upload.sink.abort()
                 self._upload = None
-        return frame, extra
+            return self._error_reply(exc, "unencodable"), []
 
-    def _reply(self, call: Any) -> tuple[bytes, bool]:
-        """Run ``call`` and frame its result as an ok envelope, or an error one (False)."""
-        codec = self._codec
-        assert codec is not None
+    def _reply(self, call: Callable[[], Any]) -> bytes:
+        """Run ``call`` and frame its result as an ok envelope, or an error one."""
         try:
-            envelope: Any = {"ok": call()}
+            result = call()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
+            return self._error_reply(exc)
+        assert self._codec is not None
+        try:
+            return encode_frame(self._codec.encode({"ok": result}))
         except CodecError as exc:
-            envelope = error_envelope("bad-request", str(exc))
-        except ServiceError as exc:
+            return self._error_reply(exc, "unencodable")
+
+    def _error_reply(self, exc: Exception, codec_code: str = "bad-request") -> bytes:
+        """The error envelope frame for a failed request (``codec_code`` for a
+        :class:`CodecError`; a handler's own failure is logged, not shown)."""
+        if isinstance(exc, CodecError):
+            envelope = error_envelope(codec_code, str(exc))
+        elif isinstance(exc, ServiceError):
             envelope = error_envelope(exc.code, exc.message)
-        except Exception:
-            log.exception("%s: handler failed for %s", self.service.name, self.context.peer)
+        else:
+            log.error("%s: handler failed for %s", self.service.name, self.context.peer,
+                      exc_info=exc)
             envelope = error_envelope("internal", "the service failed; see the server log")
-        try:
-            return encode_frame(codec.encode(envelope)), "ok" in envelope
-        except CodecError as exc:
-            return encode_frame(codec.encode(error_envelope("unencodable", str(exc)))), False
+        assert self._codec is not None
+        return encode_frame(self._codec.encode(envelope))
 
     def eof_received(self) -> list[Action]:
         return [CLOSE]

@@ -20,7 +20,11 @@ from hosepipe.errors import ConnectionClosed, Timeout
 
 __all__ = ["FdStream", "SocketStream", "Stream"]
 
-RECEIVE_SIZE = 256 * 1024
+# What one receive asks for. Not more: ``recv(n)`` mallocs n bytes before shrinking them
+# to what arrived, and above glibc's mmap threshold (128 KiB) that malloc can be an
+# mmap and page faults -- more than the system call itself for a small message. A
+# reusable buffer per thread would avoid it but keep that memory resident per thread.
+RECEIVE_SIZE = 64 * 1024
 FILE_CHUNK = 1024 * 1024
 
 
@@ -86,23 +90,26 @@ class SocketStream(Stream):
         self.sock = sock
         self.peer = peer
         self._kernel_timeouts = not isinstance(sock, ssl.SSLSocket)
-        self._timeouts: dict[int, float | None] = {}
+        self._receive_timeout: float | None = -1.0  # -1: not set yet
+        self._send_timeout: float | None = -1.0
         sock.setblocking(True)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def _deadline(self, timeout: float | None, option: int = socket.SO_RCVTIMEO) -> None:
-        if self._timeouts.get(option, -1.0) == timeout:
-            return
+    def _set_deadline(self, timeout: float | None, option: int) -> None:
+        """Change the receive or send deadline (callers skip this when it is unchanged)."""
         if self._kernel_timeouts:
             seconds = 0.0 if timeout is None else max(timeout, 0.001)  # 0 means none
             whole = int(seconds)
             self.sock.setsockopt(socket.SOL_SOCKET, option,
                                  _TIMEVAL.pack(whole, int((seconds - whole) * 1e6)))
-            self._timeouts[option] = timeout
+            if option == socket.SO_RCVTIMEO:
+                self._receive_timeout = timeout
+            else:
+                self._send_timeout = timeout
         else:
             self.sock.settimeout(timeout)
-            self._timeouts = {socket.SO_RCVTIMEO: timeout, socket.SO_SNDTIMEO: timeout}
+            self._receive_timeout = self._send_timeout = timeout
 
     def _error(self, exc: OSError, timeout: float | None, waiting_for: str) -> Exception:
         """The hosepipe error for an OS error (raise it ``from`` the original)."""
@@ -111,14 +118,16 @@ class SocketStream(Stream):
         return ConnectionClosed(f"{self.peer}: {exc.strerror or exc}")
 
     def receive_some(self, timeout: float | None) -> bytes:
-        self._deadline(timeout)
+        if timeout != self._receive_timeout:
+            self._set_deadline(timeout, socket.SO_RCVTIMEO)
         try:
             return self.sock.recv(RECEIVE_SIZE)
         except OSError as exc:
             raise self._error(exc, timeout, "nothing received") from exc
 
     def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
-        self._deadline(timeout)
+        if timeout != self._receive_timeout:
+            self._set_deadline(timeout, socket.SO_RCVTIMEO)
         try:
             return self.sock.recv_into(buffer)
         except OSError as exc:
@@ -126,7 +135,8 @@ class SocketStream(Stream):
 
     def send_all(self, data: bytes, timeout: float | None) -> None:
         # the timeout bounds each send: a peer that reads nothing for that long fails it
-        self._deadline(timeout, socket.SO_SNDTIMEO)
+        if timeout != self._send_timeout:
+            self._set_deadline(timeout, socket.SO_SNDTIMEO)
         try:
             self.sock.sendall(data)
         except OSError as exc:
@@ -143,7 +153,8 @@ class SocketStream(Stream):
         """
         if isinstance(self.sock, ssl.SSLSocket):
             return super().send_file(fd, offset, count, timeout)
-        self._deadline(timeout, socket.SO_SNDTIMEO)
+        if timeout != self._send_timeout:
+            self._set_deadline(timeout, socket.SO_SNDTIMEO)
         sent = 0
         try:
             while sent < count:
@@ -173,7 +184,14 @@ class SocketStream(Stream):
 
 
 class FdStream(Stream):
-    """Read from one descriptor, write to another (pipes, a program's stdio)."""
+    """Read from one descriptor, write to another (pipes, a program's stdio).
+
+    Pipes have no kernel deadline, so a receive first waits (``poll``) for up to its
+    timeout. When the stream ``owned`` its descriptors (pipes it made), the write end is
+    made non-blocking: a write is tried at once and waits only if the pipe is full --
+    one system call per send. Descriptors shared with others (our own stdio) keep their
+    blocking mode, which is not ours to change, and a write waits for room first.
+    """
 
     def __init__(self, read_fd: int, write_fd: int, peer: str = "-", *, owned: bool = True) -> None:
         self.read_fd = read_fd
@@ -181,24 +199,31 @@ class FdStream(Stream):
         self.peer = peer
         self.owned = owned
         self._closed = False
+        self._readable = select.poll()
+        self._readable.register(read_fd, select.POLLIN)
+        self._writable = select.poll()
+        self._writable.register(write_fd, select.POLLOUT)
+        # a descriptor that also reads, or that others share, keeps its blocking mode
+        self._waits_to_write = not owned or read_fd == write_fd
+        if not self._waits_to_write:
+            os.set_blocking(write_fd, False)
 
-    def _wait(self, fd: int, for_write: bool, timeout: float | None, what: str) -> None:
-        if timeout is None:
-            return
-        readers, writers = ([], [fd]) if for_write else ([fd], [])
-        ready = select.select(readers, writers, [], timeout)
-        if not any(ready):
+    def _wait(self, poll: select.poll, timeout: float | None, what: str) -> None:
+        """Wait until ``poll`` reports ready; ``None`` waits for ever."""
+        if not poll.poll(None if timeout is None else max(timeout, 0.001) * 1000):
             raise Timeout(f"{self.peer}: {what} for {timeout:g} s")
 
     def receive_some(self, timeout: float | None) -> bytes:
-        self._wait(self.read_fd, False, timeout, "nothing received")
+        if timeout is not None:
+            self._wait(self._readable, timeout, "nothing received")
         try:
             return os.read(self.read_fd, RECEIVE_SIZE)
         except OSError as exc:
             raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
 
     def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
-        self._wait(self.read_fd, False, timeout, "nothing received")
+        if timeout is not None:
+            self._wait(self._readable, timeout, "nothing received")
         try:
             return os.readv(self.read_fd, [buffer])
         except OSError as exc:
@@ -207,9 +232,13 @@ class FdStream(Stream):
     def send_all(self, data: bytes, timeout: float | None) -> None:
         view = memoryview(data)
         while view:
-            self._wait(self.write_fd, True, timeout, "accepted no data")
+            if self._waits_to_write and timeout is not None:
+                self._wait(self._writable, timeout, "accepted no data")
             try:
                 sent = os.write(self.write_fd, view)
+            except BlockingIOError:  # our pipe is full: wait for room, then write again
+                self._wait(self._writable, timeout, "accepted no data")
+                continue
             except OSError as exc:  # EPIPE: the reader is gone
                 raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
             view = view[sent:]

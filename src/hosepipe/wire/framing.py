@@ -62,7 +62,10 @@ def frame_header(size: int) -> bytes:
 
 def encode_frame(payload: bytes | bytearray | memoryview) -> bytes:
     """Header plus payload, ready to send in one write."""
-    return frame_header(len(payload)) + payload
+    size = len(payload)
+    if size < _SMALL_LIMIT:
+        return _I32.pack(size) + payload
+    return frame_header(size) + payload
 
 
 class FrameDecoder:
@@ -155,6 +158,22 @@ class FrameDecoder:
             self._frames.append(b"")
             self._need = None
         return view
+
+    def only_frame(self, data: bytes) -> bytes | None:
+        """The payload, when nothing is held or queued and ``data`` is exactly one whole
+        frame (the usual case of request/reply: one receive, one frame); else ``None``
+        and nothing is taken: the caller feeds ``data`` as usual.
+
+        A shortcut with the same result as :meth:`feed` then :meth:`next_frame`, minus
+        the queue and the views; oversize and malformed headers go the long way and are
+        refused there.
+        """
+        if len(data) < 4 or self._frames or self._need is not None or len(self._buf):
+            return None
+        (size,) = _I32.unpack_from(data)
+        if size != len(data) - 4 or size > self.max_frame:
+            return None
+        return data[4:]
 
     def next_frame(self) -> bytes | None:
         """The next whole payload, or ``None`` until more bytes arrive."""

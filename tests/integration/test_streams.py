@@ -1,0 +1,113 @@
+"""Blocking streams over real pipes and sockets: deadlines, full pipes, shared stdio."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hosepipe import Client, MessageService
+from hosepipe.errors import ConnectionClosed, Timeout
+from hosepipe.transports.streams import FdStream, SocketStream
+
+BIG = bytes(range(256)) * 4096  # 1 MiB: sixteen times what a pipe holds
+
+
+@pytest.fixture
+def pipe_pair() -> Iterator[tuple[FdStream, FdStream]]:
+    """Two owned FdStreams joined by two pipes, as a ``pipe:`` parent and child."""
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+    parent, child = FdStream(up_r, down_w, "child"), FdStream(down_r, up_w, "parent")
+    yield parent, child
+    parent.close()
+    child.close()
+
+
+def read_exactly(stream: FdStream | SocketStream, size: int) -> bytes:
+    got = bytearray()
+    while len(got) < size:
+        chunk = stream.receive_some(5)
+        assert chunk, "the stream ended early"
+        got += chunk
+    return bytes(got)
+
+
+def test_a_send_larger_than_the_pipe_waits_for_room(
+    pipe_pair: tuple[FdStream, FdStream],
+) -> None:
+    parent, child = pipe_pair
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(read_exactly(child, len(BIG))))
+    reader.start()
+    parent.send_all(BIG, 5)
+    reader.join(10)
+    assert received == [BIG]
+
+
+def test_a_pipe_nobody_reads_fails_the_send_at_its_deadline(
+    pipe_pair: tuple[FdStream, FdStream],
+) -> None:
+    parent, _child = pipe_pair
+    with pytest.raises(Timeout, match="accepted no data for 0.2 s"):
+        parent.send_all(BIG, 0.2)
+
+
+def test_a_silent_pipe_fails_the_receive_at_its_deadline(
+    pipe_pair: tuple[FdStream, FdStream],
+) -> None:
+    parent, _child = pipe_pair
+    with pytest.raises(Timeout, match="nothing received for 0.1 s"):
+        parent.receive_some(0.1)
+
+
+def test_a_vanished_reader_is_connection_closed(pipe_pair: tuple[FdStream, FdStream]) -> None:
+    parent, child = pipe_pair
+    child.close()
+    with pytest.raises(ConnectionClosed):
+        parent.send_all(BIG, 1)
+    assert parent.receive_some(1) == b""  # and the other direction reads end of stream
+
+
+def test_descriptors_shared_with_others_keep_their_blocking_mode() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        stream = FdStream(read_fd, write_fd, "stdio", owned=False)
+        assert os.get_blocking(write_fd)
+        stream.send_all(b"hello", 1)
+        assert stream.receive_some(1) == b"hello"
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_socket_deadlines_follow_each_change() -> None:
+    left, right = socket.socketpair()
+    a, b = SocketStream(left, "b"), SocketStream(right, "a")
+    try:
+        with pytest.raises(Timeout, match="0.1 s"):
+            a.receive_some(0.1)
+        b.send_all(b"x", 1)
+        assert a.receive_some(None) == b"x"  # no deadline now: it must not time out early
+        with pytest.raises(Timeout, match="0.05 s"):
+            a.receive_some(0.05)
+    finally:
+        a.close()
+        b.close()
+
+
+class Mirror(MessageService):
+    name = "mirror"
+
+    def handle(self, request: Any) -> Any:
+        return request
+
+
+def test_pipe_child_round_trips_replies_larger_than_the_pipe() -> None:
+    with Client("pipe:", service=Mirror()) as client:
+        for size in (0, 1, 65_535, 65_536, 200_000, len(BIG) - 64):
+            assert client.request(BIG[:size]) == BIG[:size]
