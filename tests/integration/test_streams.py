@@ -53,7 +53,7 @@ def test_a_pipe_nobody_reads_fails_the_send_at_its_deadline(
     pipe_pair: tuple[FdStream, FdStream],
 ) -> None:
     parent, _child = pipe_pair
-    with pytest.raises(Timeout, match="accepted no data for 0.2 s"):
+    with pytest.raises(Timeout, match=r"accepted no data for 0\.2 s"):
         parent.send_all(BIG, 0.2)
 
 
@@ -61,7 +61,7 @@ def test_a_silent_pipe_fails_the_receive_at_its_deadline(
     pipe_pair: tuple[FdStream, FdStream],
 ) -> None:
     parent, _child = pipe_pair
-    with pytest.raises(Timeout, match="nothing received for 0.1 s"):
+    with pytest.raises(Timeout, match=r"nothing received for 0\.1 s"):
         parent.receive_some(0.1)
 
 
@@ -89,11 +89,11 @@ def test_socket_deadlines_follow_each_change() -> None:
     left, right = socket.socketpair()
     a, b = SocketStream(left, "b"), SocketStream(right, "a")
     try:
-        with pytest.raises(Timeout, match="0.1 s"):
+        with pytest.raises(Timeout, match=r"0\.1 s"):
             a.receive_some(0.1)
         b.send_all(b"x", 1)
         assert a.receive_some(None) == b"x"  # no deadline now: it must not time out early
-        with pytest.raises(Timeout, match="0.05 s"):
+        with pytest.raises(Timeout, match=r"0\.05 s"):
             a.receive_some(0.05)
     finally:
         a.close()

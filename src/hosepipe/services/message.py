@@ -189,7 +189,7 @@ class MessageConversation(Conversation):
         assert codec is not None
         try:
             result = self.service.handle(codec.decode(payload))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
+        except Exception as exc:  # every failure becomes an error reply
             return self._error_reply(exc), []
         extra: list[Action] = []
         if isinstance(result, (Streamed, Upload)):
@@ -211,7 +211,7 @@ class MessageConversation(Conversation):
         """Run ``call`` and frame its result as an ok envelope, or an error one."""
         try:
             result = call()
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
+        except Exception as exc:  # every failure becomes an error reply
             return self._error_reply(exc)
         assert self._codec is not None
         try:
