@@ -72,7 +72,7 @@ def _msgpack_dumps(value: Any) -> bytes:
     share one; a Packer resets itself after each value, and after a failed one."""
     packer = _idle_packers.pop() if _idle_packers else msgpack.Packer(use_bin_type=True)
     try:
-        return packer.pack(value)  # type: ignore[no-any-return]
+        return packer.pack(value)
     finally:
         _idle_packers.append(packer)
 
