@@ -137,10 +137,11 @@ class _Connection:
     def _carry_out(self, actions: list[Action]) -> None:
         try:
             for index, action in enumerate(actions):
-                if isinstance(action, Send):
-                    if action.data:
-                        self.out.append(memoryview(action.data))
-                        self.queued += len(action.data)
+                if type(action) is Send:
+                    self._send(action.data)
+                    if self.closed:
+                        release(actions[index + 1 :])
+                        return
                 elif isinstance(action, SendFile):
                     self.out.append(_FileRegion(action))
                 elif isinstance(action, Close):
@@ -153,6 +154,28 @@ class _Connection:
             self.finish(f"dropped: {exc}")
             return
         self._flush()
+
+    def _send(self, data: bytes) -> None:
+        """Send at once when nothing is queued (the usual case); queue what is left."""
+        if not data:
+            return
+        if not self.out:
+            try:
+                sent = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self.finish(f"dropped: {exc.strerror or exc}")
+                return
+            self.tally.sent += sent
+            if sent == len(data):
+                return
+            self.last_progress = time.monotonic()  # the send deadline starts now
+            view = memoryview(data)[sent:]
+        else:
+            view = memoryview(data)
+        self.out.append(view)
+        self.queued += len(view)
 
     def _flush(self) -> None:
         sock = self.sock
