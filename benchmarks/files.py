@@ -1,7 +1,7 @@
 """File transfer over loopback: hosepipe get beside the floor and two well-known peers.
 
-One file (default 1 GiB) served from the page cache and written to a temporary directory
-(or discarded with --discard, to measure the network path alone). Contenders, in one run:
+One file (default 1 GiB) served from the page cache and written to a temporary
+directory. Contenders, in one run:
 
 * floor: ``socket.sendfile`` sender, ``recv_into`` receiver writing the file;
 * hosepipe: ``hosepipe serve files`` (select model) and FilesClient.get, which also
@@ -10,9 +10,11 @@ One file (default 1 GiB) served from the page cache and written to a temporary d
 * ``python -m http.server`` with ``curl -o``;
 * pyftpdlib (benchmarks/requirements.txt) with ``curl -o ftp://``.
 
-Each figure is the median of RUNS transfers in MiB/s, with the ratio to the floor.
+Each figure is the median of RUNS transfers in MiB/s, with the ratio to the floor. The
+whole table is measured twice: unpinned, and pinned (every server on CPU 0, every
+client on CPU 1); ``--unpinned-only`` skips the second.
 
-    python benchmarks/files.py [--size-mib 1024] [--runs 3]
+    python benchmarks/files.py [--size-mib 1024] [--runs 3] [--unpinned-only]
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,31 +59,38 @@ def wait_port(port: int) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
-def floor(source: Path, dest: Path) -> float:
+def placed(command: list[str], pinned: bool) -> list[str]:
+    """``command``, on CPU 0 when pinned."""
+    return ["taskset", "-c", "0", *command] if pinned else command
+
+
+def floor(source: Path, dest: Path, pinned: bool) -> float:
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-
-    def send() -> None:
-        conn, _ = listener.accept()
-        with conn, open(source, "rb") as file:
-            conn.sendfile(file)
-
-    sender = threading.Thread(target=send)
-    sender.start()
+    sender = os.fork()
+    if sender == 0:  # the sending side, in its own process so that it can be placed
+        try:
+            if pinned:
+                os.sched_setaffinity(0, {0})
+            conn, _ = listener.accept()
+            with conn, open(source, "rb") as file:
+                conn.sendfile(file)
+        finally:
+            os._exit(0)
+    listener.close()
     started = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port)) as sock, open(dest, "wb") as out:
         buffer = memoryview(bytearray(CHUNK))
         while n := sock.recv_into(buffer):
             out.write(buffer[:n])
     elapsed = time.perf_counter() - started
-    sender.join()
-    listener.close()
+    os.waitpid(sender, 0)
     return elapsed
 
 
-def hosepipe_get(root: Path, name: str, dest: Path) -> Callable[[], float]:
-    server = subprocess.Popen([sys.executable, "-m", "hosepipe", "-q", "serve",
-                               "files@tcp://127.0.0.1:0", "--root", str(root)],
+def hosepipe_get(root: Path, name: str, dest: Path, pinned: bool) -> Callable[[], float]:
+    server = subprocess.Popen(placed([sys.executable, "-m", "hosepipe", "-q", "serve",
+                                      "files@tcp://127.0.0.1:0", "--root", str(root)], pinned),
                               stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
     address = server.stdout.readline().split()[1]
@@ -103,59 +111,73 @@ def curl(url: str, dest: Path) -> float:
     return time.perf_counter() - started
 
 
+def compare(source: Path, out: Path, args: argparse.Namespace, pinned: bool) -> None:
+    """One table: every contender RUNS times, servers started for this placement."""
+    root = source.parent
+    http_port, ftp_port = free_port(), free_port()
+    peers = [
+        subprocess.Popen(placed(command, pinned), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        for command in (
+            [sys.executable, "-m", "http.server", str(http_port), "-b", "127.0.0.1",
+             "-d", str(root)],
+            [sys.executable, "-m", "pyftpdlib", "-i", "127.0.0.1", "-p", str(ftp_port),
+             "-d", str(root)],
+        )
+    ]
+    ours = hosepipe_get(root, source.name, out / "hosepipe.bin", pinned)
+    contenders: list[tuple[str, Callable[[], float]]] = [
+        ("socket.sendfile -> recv_into (floor)",
+         lambda: floor(source, out / "floor.bin", pinned)),
+        ("hosepipe get (select, verified)", ours),
+        ("http.server + curl", lambda: curl(f"http://127.0.0.1:{http_port}/{source.name}",
+                                            out / "http.bin")),
+        ("pyftpdlib + curl", lambda: curl(f"ftp://127.0.0.1:{ftp_port}/{source.name}",
+                                          out / "ftp.bin")),
+    ]
+    if pinned:
+        os.sched_setaffinity(0, {1})  # this process and the curls it starts: CPU 1
+    try:
+        wait_port(http_port)
+        wait_port(ftp_port)
+        ours()  # warm-up: the server hashes the file once and caches the hash
+        results = []
+        for label, run in contenders:
+            rates = [args.size_mib / run() for _ in range(args.runs)]
+            results.append((label, rates))
+            for leftover in out.iterdir():
+                leftover.unlink()
+        base = statistics.median(results[0][1])
+        print(f"\n## {'pinned: servers on CPU 0, clients on CPU 1' if pinned else 'unpinned'}")
+        print(f"{'contender':<40} {'MiB/s':>8} {'min':>8} {'max':>8} {'x floor':>8}")
+        for label, rates in results:
+            median = statistics.median(rates)
+            print(f"{label:<40} {median:>8.0f} {min(rates):>8.0f} {max(rates):>8.0f} "
+                  f"{median / base:>8.2f}", flush=True)
+    finally:
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+        for process in [*peers, ours.server]:  # type: ignore[attr-defined]
+            process.terminate()
+            process.wait()
+        ours.server.stdout.close()  # type: ignore[attr-defined]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--unpinned-only", action="store_true")
     args = parser.parse_args()
-    size = args.size_mib * CHUNK
     print(f"# files: {args.size_mib} MiB over loopback, median of {args.runs}; "
-          f"{' '.join(sys.argv)}; all processes unpinned")
+          f"{' '.join(sys.argv)}")
     with tempfile.TemporaryDirectory() as tmp:
         root, out = Path(tmp) / "root", Path(tmp) / "out"
         root.mkdir()
         out.mkdir()
         source = root / "big.bin"
-        make_file(source, size)
-        http_port, ftp_port = free_port(), free_port()
-        peers = [
-            subprocess.Popen([sys.executable, "-m", "http.server", str(http_port), "-b",
-                              "127.0.0.1", "-d", str(root)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL),
-            subprocess.Popen([sys.executable, "-m", "pyftpdlib", "-i", "127.0.0.1", "-p",
-                              str(ftp_port), "-d", str(root)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL),
-        ]
-        ours = hosepipe_get(root, "big.bin", out / "hosepipe.bin")
-        contenders: list[tuple[str, Callable[[], float]]] = [
-            ("socket.sendfile -> recv_into (floor)", lambda: floor(source, out / "floor.bin")),
-            ("hosepipe get (select, verified)", ours),
-            ("http.server + curl", lambda: curl(f"http://127.0.0.1:{http_port}/big.bin",
-                                                out / "http.bin")),
-            ("pyftpdlib + curl", lambda: curl(f"ftp://127.0.0.1:{ftp_port}/big.bin",
-                                              out / "ftp.bin")),
-        ]
-        try:
-            wait_port(http_port)
-            wait_port(ftp_port)
-            ours()  # warm-up: the server hashes the file once and caches the hash
-            results = []
-            for label, run in contenders:
-                rates = [args.size_mib / run() for _ in range(args.runs)]
-                results.append((label, rates))
-                for leftover in out.iterdir():
-                    leftover.unlink()
-            base = statistics.median(results[0][1])
-            print(f"{'contender':<40} {'MiB/s':>8} {'min':>8} {'max':>8} {'x floor':>8}")
-            for label, rates in results:
-                median = statistics.median(rates)
-                print(f"{label:<40} {median:>8.0f} {min(rates):>8.0f} {max(rates):>8.0f} "
-                      f"{median / base:>8.2f}")
-        finally:
-            for process in [*peers, ours.server]:  # type: ignore[attr-defined]
-                process.terminate()
-                process.wait()
-            ours.server.stdout.close()  # type: ignore[attr-defined]
+        make_file(source, args.size_mib * CHUNK)
+        for pinned in (False,) if args.unpinned_only else (False, True):
+            compare(source, out, args, pinned)
     return 0
 
 
