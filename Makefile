@@ -38,6 +38,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) benchmarks/run.py $(ARGS)
+	$(PY) benchmarks/anatomy.py
 	$(PY) benchmarks/book.py
 	$(PY) benchmarks/files.py
 	$(PY) benchmarks/echo.py
