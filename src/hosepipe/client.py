@@ -32,7 +32,8 @@ __all__ = ["AsyncClient", "Client", "LineClient", "open_stream"]
 
 def _child_main(service: Service, limits: Limits) -> Callable[[Stream], None]:
     def main(stream: Stream) -> None:
-        serve_stream(stream, service, limits, peer="parent", local="pipe:")
+        serve_stream(stream, service, limits, peer="parent", local="pipe:",
+                     peer_deadlines=False)  # the child lives as long as its parent's pipes
 
     return main
 

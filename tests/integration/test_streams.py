@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 
-from hosepipe import Client, MessageService
+from hosepipe import Client, Limits, MessageService
+from hosepipe.client import open_stream
 from hosepipe.errors import ConnectionClosed, Timeout
+from hosepipe.transports.connect import ChildStream
 from hosepipe.transports.streams import FdStream, SocketStream
+from hosepipe.wire import FrameDecoder, encode_frame, get_codec, hello
 
 BIG = bytes(range(256)) * 4096  # 1 MiB: sixteen times what a pipe holds
 
@@ -111,3 +116,33 @@ def test_pipe_child_round_trips_replies_larger_than_the_pipe() -> None:
     with Client("pipe:", service=Mirror()) as client:
         for size in (0, 1, 65_535, 65_536, 200_000, len(BIG) - 64):
             assert client.request(BIG[:size]) == BIG[:size]
+
+
+def test_a_pipe_child_waits_for_its_parent_past_every_peer_deadline() -> None:
+    """A ``book --local`` menu may sit unused for longer than the idle timeout."""
+    quick = Limits(idle_timeout=0.2, message_timeout=0.2)
+    with open_stream("pipe:", service=Mirror(), limits=quick) as stream:
+        assert isinstance(stream, ChildStream)
+        stream.send_all(encode_frame(hello.client_hello("msgpack")), 5)
+        time.sleep(0.6)  # three idle timeouts
+        stream.send_all(encode_frame(get_codec("msgpack").encode("still there?"))[:3], 5)
+        time.sleep(0.4)  # and a message left half-sent for two message timeouts
+        stream.send_all(encode_frame(get_codec("msgpack").encode("still there?"))[3:], 5)
+        decoder = FrameDecoder()
+        replies: list[bytes] = []
+        while len(replies) < 2:
+            decoder.feed(stream.receive_some(5))
+            while (frame := decoder.next_frame()) is not None:
+                replies.append(frame)
+        assert get_codec("msgpack").decode(replies[1]) == {"ok": "still there?"}
+
+
+def test_a_pipe_child_ends_when_its_parent_closes_the_pipes() -> None:
+    stream = open_stream("pipe:", service=Mirror())
+    assert isinstance(stream, ChildStream)
+    child = psutil.Process(stream.pid)
+    os.close(stream.write_fd)  # the parent's end of the request pipe: end of stream
+    stream.write_fd = -1
+    assert child.wait(5) == 0
+    stream.pid = 0  # already reaped by psutil's wait
+    stream.close()

@@ -63,9 +63,15 @@ def _carry_out(stream: Stream, actions: list[Action], limits: Limits, count: _Co
 
 
 def run_conversation(
-    stream: Stream, conversation: Conversation, limits: Limits
+    stream: Stream, conversation: Conversation, limits: Limits, *, peer_deadlines: bool = True
 ) -> tuple[str, int, int]:
-    """Run until the conversation or the peer ends it; returns (reason, in, out)."""
+    """Run until the conversation or the peer ends it; returns (reason, in, out).
+
+    ``peer_deadlines=False`` is for a peer that lives exactly as long as we do (the
+    parent of a ``pipe:`` child): no idle or message deadline, so a menu may sit unused
+    for an hour, and no wait before each receive. The pause rule and the send timeout
+    still apply.
+    """
     count = _Counter()
     reason = "closed"
     started: float | None = None  # when the message being received began
@@ -73,9 +79,9 @@ def run_conversation(
         done = _carry_out(stream, conversation.opened(), limits, count)
         while not done:
             waiting = conversation.wants_pause
-            idle = conversation.idle_limit or limits.idle_timeout
+            idle = (conversation.idle_limit or limits.idle_timeout) if peer_deadlines else None
             wait = limits.pause if waiting else idle
-            if started is not None:
+            if started is not None and wait is not None:
                 wait = min(wait, max(0.001, started + limits.message_timeout - time.monotonic()))
             try:
                 data = stream.receive_some(wait)
@@ -84,7 +90,7 @@ def run_conversation(
                     reason = f"dropped: message incomplete after {limits.message_timeout:g} s"
                     break
                 if not waiting:
-                    reason = f"idle for {idle:g} s"
+                    reason = f"idle for {idle or 0:g} s"
                     break
                 done = _carry_out(stream, conversation.paused(), limits, count)
                 continue
@@ -93,7 +99,7 @@ def run_conversation(
                 break
             count.received += len(data)
             done = _carry_out(stream, conversation.data_received(data), limits, count)
-            if not conversation.partial:
+            if not peer_deadlines or not conversation.partial:
                 started = None
             elif started is None:
                 started = time.monotonic()
@@ -105,15 +111,18 @@ def run_conversation(
     return reason, count.received, count.sent
 
 
-def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str, local: str) -> str:
+def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str, local: str,
+                 peer_deadlines: bool = True) -> str:
     """Serve one whole conversation of ``service`` over ``stream``, then close it.
 
-    This is how a ``pipe:`` child and ``hosepipe serve SERVICE@stdio:`` (a program run by
-    inetd, or by an ``exec:`` address) serve their single peer.
+    This is how a ``pipe:`` child (``peer_deadlines=False``: its parent) and ``hosepipe
+    serve SERVICE@stdio:`` (a program run by inetd, or by an ``exec:`` address) serve
+    their single peer.
     """
     conversation = service.conversation(Context(peer=peer, local=local, limits=limits))
     try:
-        reason, received, sent = run_conversation(stream, conversation, limits)
+        reason, received, sent = run_conversation(stream, conversation, limits,
+                                                  peer_deadlines=peer_deadlines)
     finally:
         stream.close()
     log.info("%s %s: %s %s (%d B in, %d B out)", service.name, local, peer, reason, received, sent)
