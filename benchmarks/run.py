@@ -206,11 +206,23 @@ def rpyc_server(address: str, _model: str, ready: Any) -> None:
     server.start()
 
 
+def rpyc_connect(address: str) -> Any:
+    """ThreadedServer binds when built but listens only in start(), after the address
+    is reported: retry a refused connection for a few seconds."""
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            if address.startswith("unix://"):
+                return rpyc.utils.factory.unix_connect(address[7:])
+            return rpyc.connect("127.0.0.1", int(address.rsplit(":", 1)[1]))
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def rpyc_client(address: str, n: int) -> float:
-    if address.startswith("unix://"):
-        conn = rpyc.utils.factory.unix_connect(address[7:])
-    else:
-        conn = rpyc.connect("127.0.0.1", int(address.rsplit(":", 1)[1]))
+    conn = rpyc_connect(address)
     echo = conn.root.echo
     started = time.perf_counter()
     for _ in range(n):
