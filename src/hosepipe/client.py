@@ -148,8 +148,17 @@ class Client:
     def request(self, value: Any) -> Any:
         """Send one request and return its reply."""
         # send_request + receive_reply, written out: this is every round trip's path
-        self.stream.send_all(encode_frame(self.codec.encode(value)), self.timeout)
-        reply = self.codec.decode(self._receive())
+        codec = self.codec
+        try:
+            payload = codec.dumps(value)
+        except codec.ENCODE_ERRORS as exc:
+            raise codec.encode_error(value, exc) from exc
+        self.stream.send_all(encode_frame(payload), self.timeout)
+        frame = self._receive()
+        try:
+            reply = codec.loads(frame)
+        except Exception as exc:
+            raise codec.decode_error(exc) from exc
         return reply if self.raw else _unwrap(reply)
 
     def close(self) -> None:

@@ -37,7 +37,7 @@ def decode_frames(chunks: list[bytes], max_frame: int = 1 << 20) -> list[bytes]:
         decoder.feed(chunk)
         while (frame := decoder.next_frame()) is not None:
             out.append(frame)
-    assert decoder.pending == 0
+    assert decoder.pending == 0 and not decoder.holding
     return out
 
 
@@ -76,6 +76,16 @@ def test_the_one_frame_shortcut_agrees_with_feeding(frames: list[bytes], cuts: l
     one_per_chunk = [encode_frame(f) for f in frames]
     for chunks in [*every_way(stream, cuts), one_per_chunk]:
         assert decode_with_shortcut(chunks) == frames
+
+
+def test_a_frame_is_held_from_its_first_byte_to_its_last() -> None:
+    decoder = FrameDecoder()
+    frame = encode_frame(b"abc")
+    for cut in range(1, len(frame)):  # the header alone too, with nothing buffered
+        decoder.feed(frame[:cut])
+        assert decoder.holding, cut
+        decoder.feed(frame[cut:])
+        assert not decoder.holding and decoder.next_frame() == b"abc"
 
 
 def test_the_one_frame_shortcut_takes_only_exact_frames() -> None:

@@ -98,7 +98,13 @@ def run_conversation(
                 _carry_out(stream, conversation.eof_received(), limits, count)
                 break
             count.received += len(data)
-            done = _carry_out(stream, conversation.data_received(data), limits, count)
+            actions = conversation.data_received(data)
+            if len(actions) == 1 and type(actions[0]) is Send:  # one reply: the usual case
+                reply = actions[0].data
+                stream.send_all(reply, limits.send_timeout)
+                count.sent += len(reply)
+            else:
+                done = _carry_out(stream, actions, limits, count)
             if not peer_deadlines or not conversation.partial:
                 started = None
             elif started is None:

@@ -80,7 +80,7 @@ class AuthGate(Conversation):
 
     @property
     def partial(self) -> bool:
-        return self._inner.partial if self._inner is not None else self._frames.pending > 0
+        return self._inner.partial if self._inner is not None else self._frames.holding
 
     def paused(self) -> list[Action]:
         return self._inner.paused() if self._inner is not None else []

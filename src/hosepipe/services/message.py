@@ -188,8 +188,12 @@ class MessageConversation(Conversation):
         codec = self._codec
         assert codec is not None
         try:
-            result = self.service.handle(codec.decode(payload))
+            request = codec.loads(payload)
         except Exception as exc:  # every failure becomes an error reply
+            return self._error_reply(codec.decode_error(exc)), []
+        try:
+            result = self.service.handle(request)
+        except Exception as exc:
             return self._error_reply(exc), []
         extra: list[Action] = []
         if isinstance(result, (Streamed, Upload)):
@@ -198,14 +202,15 @@ class MessageConversation(Conversation):
             else:
                 self._upload, self._uploaded = result, 0
             result = result.value
+        envelope = {"ok": result}
         try:
-            return encode_frame(codec.encode({"ok": result})), extra
-        except CodecError as exc:  # no raw bytes and no upload may follow an error
+            return encode_frame(codec.dumps(envelope)), extra
+        except codec.ENCODE_ERRORS as exc:  # no raw bytes and no upload may follow an error
             release(extra)
             if self._upload is not None:
                 self._upload.sink.abort()
                 self._upload = None
-            return self._error_reply(exc, "unencodable"), []
+            return self._error_reply(codec.encode_error(envelope, exc), "unencodable"), []
 
     def _reply(self, call: Callable[[], Any]) -> bytes:
         """Run ``call`` and frame its result as an ok envelope, or an error one."""
@@ -238,7 +243,7 @@ class MessageConversation(Conversation):
 
     @property
     def partial(self) -> bool:  # an upload's raw bytes are paced by the idle timeout
-        return self._upload is None and self._frames.pending > 0
+        return self._upload is None and self._frames.holding
 
     def closed(self) -> None:
         if self._upload is not None:  # the peer left mid-upload: nothing half-written stays

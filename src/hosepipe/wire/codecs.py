@@ -13,7 +13,7 @@ import json
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import msgpack
 
@@ -31,17 +31,30 @@ class Codec:
     loads: Callable[[bytes], Any]
     requires_auth: bool = False
 
+    # What ``dumps`` raises for a value it cannot carry. ``loads`` may raise anything:
+    # each library has its own zoo of errors for bad input.
+    ENCODE_ERRORS: ClassVar[tuple[type[Exception], ...]] = (
+        TypeError, ValueError, OverflowError, pickle.PicklingError)
+
     def encode(self, value: Any) -> bytes:
         try:
             return self.dumps(value)
-        except (TypeError, ValueError, OverflowError, pickle.PicklingError) as exc:
-            raise CodecError(f"{self.name} cannot encode {type(value).__name__}: {exc}") from exc
+        except self.ENCODE_ERRORS as exc:
+            raise self.encode_error(value, exc) from exc
 
     def decode(self, payload: bytes) -> Any:
         try:
             return self.loads(payload)
-        except Exception as exc:  # each library raises its own zoo of errors
-            raise CodecError(f"payload is not valid {self.name}: {exc}") from exc
+        except Exception as exc:
+            raise self.decode_error(exc) from exc
+
+    # Hot paths (a message conversation, Client.request) call dumps/loads directly, one
+    # Python call less per message, and build the same errors with these.
+    def encode_error(self, value: Any, exc: Exception) -> CodecError:
+        return CodecError(f"{self.name} cannot encode {type(value).__name__}: {exc}")
+
+    def decode_error(self, exc: Exception) -> CodecError:
+        return CodecError(f"payload is not valid {self.name}: {exc}")
 
 
 def _bytes_dumps(value: Any) -> bytes:

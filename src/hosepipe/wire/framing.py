@@ -51,6 +51,7 @@ MAX_LINE = 64 * 1024
 _I32 = struct.Struct("!i")
 _U64 = struct.Struct("!Q")
 _SMALL_LIMIT = 0x7FFFFFFF
+_HEADER = -1  # FrameDecoder._need while a header is partly held
 
 
 def frame_header(size: int) -> bytes:
@@ -82,12 +83,20 @@ class FrameDecoder:
         self.max_frame = max_frame
         self._buf = ReceiveBuffer(max_frame + 12)
         self._frames: deque[bytes] = deque()
-        self._need: int | None = None  # payload size once the header is read
+        # what the next bytes complete: None, a new frame (nothing is held); _HEADER, a
+        # header partly held; else the payload size announced by the header
+        self._need: int | None = None
 
     @property
     def pending(self) -> int:
         """Bytes held that do not yet make a whole frame."""
         return len(self._buf)
+
+    @property
+    def holding(self) -> bool:
+        """True from a frame's first byte until its last (even if only its header has
+        arrived and nothing is buffered)."""
+        return self._need is not None
 
     def _check(self, size: int) -> int:
         if size < 0:
@@ -112,15 +121,16 @@ class FrameDecoder:
         while view:
             if stop and self._frames:
                 return view
-            if self._need is None and not len(self._buf) and len(view) >= 4:
+            need = self._need
+            if need is None and len(view) >= 4:
                 view = self._fast(view)
-            elif self._need is None:
+            elif need is None or need == _HEADER:
                 view = self._header_bytes(view)
             else:
-                take = self._need - len(self._buf)
+                take = need - len(self._buf)
                 self._buf.append(view[:take])
                 view = view[take:]
-                if len(self._buf) == self._need:
+                if len(self._buf) == need:
                     self._frames.append(self._buf.take_all())
                     self._need = None
         return view
@@ -145,6 +155,7 @@ class FrameDecoder:
         self._buf.append(view[:missing])
         view = view[missing:]
         header = self._buf.peek(12)
+        self._need = _HEADER
         if len(header) < 4:
             return view
         (size,) = _I32.unpack_from(header)
@@ -168,7 +179,7 @@ class FrameDecoder:
         the queue and the views; oversize and malformed headers go the long way and are
         refused there.
         """
-        if len(data) < 4 or self._frames or self._need is not None or len(self._buf):
+        if len(data) < 4 or self._frames or self._need is not None:
             return None
         (size,) = _I32.unpack_from(data)
         if size != len(data) - 4 or size > self.max_frame:
