@@ -215,7 +215,8 @@ class Model:
         raise NotImplementedError
 
     def tick(self) -> None:
-        """Periodic housekeeping (reaping children); called at least twice a second."""
+        """Housekeeping (reaping children): after each signal, and at least twice a
+        second."""
 
     def stop_requested(self, grace: float) -> None:
         """Shutdown began: finish in-flight work within ``grace`` seconds."""

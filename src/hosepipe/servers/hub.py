@@ -48,6 +48,8 @@ class Hub:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._stop_wanted = False
+        self._woken = False  # a signal arrived (SIGCHLD: a child to reap)
+        self._housekeeping_at = 0.0
         self.stopping = False
         self.grace = max((b.limits.grace for b in bindings), default=5.0)
 
@@ -130,6 +132,7 @@ class Hub:
                     sock.sendto(reply, addr)
 
     def _on_wake(self, _mask: int) -> None:
+        self._woken = True
         with contextlib.suppress(BlockingIOError, OSError):
             while os.read(self._wake_r, 4096):
                 pass
@@ -141,6 +144,16 @@ class Hub:
             _, _, callback = heapq.heappop(self._timers)
             callback()
         return min(TICK, max(0.0, self._timers[0][0] - now)) if self._timers else TICK
+
+    def _housekeep(self) -> None:
+        """Reap children (models and exec programs). Run after a signal woke the loop
+        (SIGCHLD) and every TICK, not after every event: a busy select loop would
+        otherwise look for children thousands of times a second."""
+        self._woken = False
+        self._housekeeping_at = time.monotonic() + TICK
+        for model in self.models.values():
+            model.tick()
+        self.programs.reap()
 
     def _begin_stop(self) -> float:
         self.stopping = True
@@ -170,9 +183,8 @@ class Hub:
                 timeout = self._run_timers()
                 for key, mask in self.selector.select(timeout):
                     key.data(mask)
-                for model in self.models.values():
-                    model.tick()
-                self.programs.reap()
+                if self._woken or time.monotonic() >= self._housekeeping_at:
+                    self._housekeep()
                 if self._stop_wanted and deadline is None:
                     deadline = self._begin_stop()
                 if deadline is not None and (

@@ -157,7 +157,8 @@ class _Connection:
             release(actions)
             self.finish(f"dropped: {exc}")
             return
-        self._flush()
+        if self.out or self.closing:
+            self._flush()
 
     def _send(self, data: bytes) -> None:
         """Send at once when nothing is queued (the usual case); queue what is left."""
