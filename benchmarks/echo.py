@@ -6,7 +6,9 @@ connections, each sending a message and awaiting all of its echo before the next
 in this one. Run twice: unpinned, and pinned (server on CPU 0, client on CPU 1, with
 ``taskset`` / ``sched_setaffinity``). Figures: round trips per second, median of RUNS
 runs of SECONDS each, and the ratio to the floor. The iterative model serves one client
-at a time, so it is not run with 32.
+at a time, so it is not run with 32. The ``--workers 2`` rows pre-fork two processes on
+one listening socket; pinned, ``taskset`` holds both on CPU 0, so only the unpinned
+figure says whether a second core helps.
 
     python benchmarks/echo.py [--runs 3] [--seconds 2] [--sizes 100,1024,10240,102400]
 """
@@ -93,6 +95,10 @@ def main() -> int:
     servers += [(f"hosepipe {m}", [sys.executable, "-m", "hosepipe", "-q", "serve",
                                    "echo@tcp://127.0.0.1:0", "--model", m])
                 for m in ("thread", "fork", "select", "async")]
+    servers += [(f"hosepipe {m}, --workers 2", [sys.executable, "-m", "hosepipe", "-q", "serve",
+                                                "echo@tcp://127.0.0.1:0", "--model", m,
+                                                "--workers", "2"])
+                for m in ("select", "async")]
     print(f"# echo, {CONNECTIONS} connections; median of {args.runs} x {args.seconds} s; "
           f"{' '.join(sys.argv)}")
     for pinned in (False,) if args.unpinned_only else (False, True):
