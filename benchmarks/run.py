@@ -9,9 +9,10 @@
 3. One-way messages pipelined on one connection, 64 bytes: framed messages into a
    hosepipe service (async model) beside pyzmq PUSH/PULL.
 
-Each server runs in its own process (forked), the client in this one. Request/reply runs
-twice: unpinned, and pinned (server on CPU 0, client on CPU 1, ``sched_setaffinity``, as
-``taskset -c`` would); ``--unpinned-only`` skips the second.
+Each server runs in its own process (forked), the client in this one. Every workload
+runs twice: unpinned, and pinned (server, pipe child or receiver on CPU 0; client,
+parent or sender on CPU 1; ``sched_setaffinity``, as ``taskset -c`` would);
+``--unpinned-only`` skips the second.
 Every figure is the median of RUNS runs, with min and max, and the ratio to the first
 row of its table.
 
@@ -279,6 +280,8 @@ def pipe_floor(n: int) -> float:
     up_r, up_w = os.pipe()
     pid = os.fork()
     if pid == 0:
+        if SERVER_CPUS is not None:
+            os.sched_setaffinity(0, SERVER_CPUS)
         os.close(down_w)
         os.close(up_r)
         while data := os.read(down_r, 65536):
@@ -301,6 +304,8 @@ def pipe_floor(n: int) -> float:
 
 def pipe_hosepipe(n: int) -> float:
     with Client("pipe:", service=Ping()) as client:
+        if SERVER_CPUS is not None:  # the child was forked on our CPU: move it
+            os.sched_setaffinity(client.stream.pid, SERVER_CPUS)  # type: ignore[attr-defined]
         started = time.perf_counter()
         for _ in range(n):
             client.request(PAYLOAD)
@@ -336,7 +341,7 @@ class CountService(MessageService):
 def oneway_hosepipe(n: int) -> float:
     ready: Any = multiprocessing.get_context("fork").Queue()
     server = multiprocessing.get_context("fork").Process(
-        target=lambda: _serve_count(ready), daemon=True)
+        target=lambda: _placed(_serve_count, ready), daemon=True)
     server.start()
     host, port = ready.get(timeout=20)[6:].rsplit(":", 1)
     batch = encode_frame(PAYLOAD) * 1000
@@ -362,6 +367,8 @@ def oneway_zmq(n: int) -> float:
     done: Any = multiprocessing.get_context("fork").Queue()
 
     def receive() -> None:
+        if SERVER_CPUS is not None:
+            os.sched_setaffinity(0, SERVER_CPUS)
         context = zmq.Context()
         sock = context.socket(zmq.PULL)
         ready.put(sock.bind_to_random_port("tcp://127.0.0.1"))
@@ -445,14 +452,20 @@ def main() -> int:
                 floor = floor or median
                 print(f"{'':<5} {contender[0]:<44} {median:>9.0f} {min(rates):>9.0f} "
                       f"{max(rates):>9.0f} {median / floor:>8.2f}", flush=True)
-    SERVER_CPUS = None
-    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
-    table("pipe to a forked child, 64 B", "round trips/s", args.runs, args.round_trips,
-          [("raw os.pipe ping-pong (floor)", pipe_floor), ("hosepipe pipe:", pipe_hosepipe)])
     oneway = [("hosepipe framed, async model", oneway_hosepipe)]
     if zmq is not None:
         oneway.insert(0, ("pyzmq PUSH/PULL", oneway_zmq))
-    table("one-way messages pipelined, 64 B", "messages/s", args.runs, 200_000, oneway)
+    for placement in placements:
+        SERVER_CPUS = placement
+        os.sched_setaffinity(0, {1} if placement else set(range(os.cpu_count() or 1)))
+        where = "pinned: child/receiver CPU 0, parent/sender CPU 1" if placement else "unpinned"
+        table(f"pipe to a forked child, 64 B ({where})", "round trips/s", args.runs,
+              args.round_trips, [("raw os.pipe ping-pong (floor)", pipe_floor),
+                                 ("hosepipe pipe:", pipe_hosepipe)])
+        table(f"one-way messages pipelined, 64 B ({where})", "messages/s", args.runs,
+              200_000, oneway)
+    SERVER_CPUS = None
+    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
     return 0
 
 
