@@ -87,14 +87,14 @@ class _Connection:
 
     def _read(self) -> None:
         try:
-            n = self.sock.recv_into(self.model.receive_buffer)
+            n = self.sock.recv_into(self.model.receive_area)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self.finish(f"dropped: {exc.strerror or exc}")
             return
         self.last_read = time.monotonic()
-        data = bytes(self.model.received[:n])
+        data = bytes(self.model.receive_area[:n])
         if not data:
             self.reading = False
             self._carry_out(self.conversation.eof_received())
@@ -275,8 +275,7 @@ class SelectModel(Model):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.connections: set[_Connection] = set()
-        self.receive_buffer = bytearray(RECEIVE_SIZE)
-        self.received = memoryview(self.receive_buffer)
+        self.receive_area = memoryview(bytearray(RECEIVE_SIZE))
 
     def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
         sock.setblocking(False)
