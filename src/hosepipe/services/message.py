@@ -202,15 +202,14 @@ class MessageConversation(Conversation):
             else:
                 self._upload, self._uploaded = result, 0
             result = result.value
-        envelope = {"ok": result}
-        try:
-            return encode_frame(codec.dumps(envelope)), extra
-        except codec.ENCODE_ERRORS as exc:  # no raw bytes and no upload may follow an error
+        frame, ok = self._ok_frame(result)
+        if not ok:  # no raw bytes and no upload may follow an error
             release(extra)
             if self._upload is not None:
                 self._upload.sink.abort()
                 self._upload = None
-            return self._error_reply(codec.encode_error(envelope, exc), "unencodable"), []
+            return frame, []
+        return frame, extra
 
     def _reply(self, call: Callable[[], Any]) -> bytes:
         """Run ``call`` and frame its result as an ok envelope, or an error one."""
@@ -218,11 +217,18 @@ class MessageConversation(Conversation):
             result = call()
         except Exception as exc:  # every failure becomes an error reply
             return self._error_reply(exc)
-        assert self._codec is not None
+        return self._ok_frame(result)[0]
+
+    def _ok_frame(self, result: Any) -> tuple[bytes, bool]:
+        """``{"ok": result}`` framed, True; or, if the codec cannot carry it, the
+        "unencodable" error frame, False."""
+        codec = self._codec
+        assert codec is not None
+        envelope = {"ok": result}
         try:
-            return encode_frame(self._codec.encode({"ok": result}))
-        except CodecError as exc:
-            return self._error_reply(exc, "unencodable")
+            return encode_frame(codec.dumps(envelope)), True
+        except codec.ENCODE_ERRORS as exc:
+            return self._error_reply(codec.encode_error(envelope, exc), "unencodable"), False
 
     def _error_reply(self, exc: Exception, codec_code: str = "bad-request") -> bytes:
         """The error envelope frame for a failed request (``codec_code`` for a
