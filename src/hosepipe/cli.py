@@ -3,115 +3,33 @@
 ``main(argv) -> int`` never calls ``sys.exit`` itself, so tests can drive it.
 Exit status: 0 success, 1 an error (printed as ``hosepipe: error: ...``),
 2 bad usage, 130 interrupted.
+
+Each group of subcommands lives in its own module (:data:`COMMAND_MODULES`), which adds
+its parsers and says which function runs each subcommand (:mod:`hosepipe.commands`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 
-from hosepipe import __version__, classic
-from hosepipe.address import StdioAddress
-from hosepipe.book import command as book_command
-from hosepipe.config import (
-    BindSpec,
-    TlsFiles,
-    build_bindings,
-    default_binds,
-    load_config,
-    parse_bind_arg,
-    read_authkey,
+from hosepipe import __version__
+from hosepipe.commands import Handler
+from hosepipe.errors import HosepipeError
+
+__all__ = ["COMMANDS", "COMMAND_MODULES", "build_parser", "main"]
+
+COMMAND_MODULES = (
+    "hosepipe.commands.serve",
+    "hosepipe.commands.classic",
+    "hosepipe.book.command",
+    "hosepipe.files.command",
 )
-from hosepipe.errors import HosepipeError, UsageError
-from hosepipe.files import command as files_command
-from hosepipe.limits import Limits
-from hosepipe.servers import MODELS, Binding, Superserver
-from hosepipe.servers.blocking import serve_stream
-from hosepipe.servers.prefork import run_workers
-from hosepipe.services import DEFAULT_ADDRESSES
-from hosepipe.transports.streams import FdStream
 
-__all__ = ["main"]
-
-SERVICE_FLAGS: dict[str, tuple[str, tuple[str, str]]] = {
-    "db": ("book", ("URL", "sqlite:///PATH or postgresql://... "
-                    "(default: SQLite in ~/.local/share/hosepipe)")),
-    "root": ("files", ("DIR", "the directory served (default ~/.local/share/hosepipe/public)")),
-    "uploads": ("files", ("DIR", "where put stores files (default: no uploads)")),
-    "max_upload": ("files", ("SIZE", "largest upload, e.g. 2GiB (default 1GiB)")),
-    "hidden": ("files", ("store_true", "serve and list hidden (dot) files too")),
-}
-
-LIMIT_FLAGS: dict[str, tuple[type, str]] = {
-    "max_connections": (int, "connections at once per binding"),
-    "max_per_client": (int, "connections at once from one IP address, per binding"),
-    "max_frame": (int, "largest frame payload in bytes"),
-    "max_line": (int, "longest classic message or line in bytes"),
-    "idle_timeout": (float, "close a connection silent for this many seconds"),
-    "message_timeout": (float, "drop a peer whose message is not whole after this many seconds"),
-    "send_timeout": (float, "close a peer that accepts no data for this many seconds"),
-    "pause": (float, "quiet seconds that end an unterminated classic message"),
-    "threads": (int, "worker threads of the thread model"),
-    "thread_idle": (float, "seconds after which an idle worker thread ends"),
-    "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
-    "handshake_timeout": (float, "seconds for each step of the authkey challenge"),
-    "max_preauth": (int, "largest message before the authkey challenge is passed"),
-    "udp_rate": (float, "datagrams answered per second per source address"),
-}
-
-
-def _serve_parser(sub: argparse._SubParsersAction) -> None:
-    defaults = Limits()
-    lines = [f"  {name:<8} {', '.join(addresses)}" for name, addresses in DEFAULT_ADDRESSES.items()]
-    p = sub.add_parser(
-        "serve", help="run the superserver",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Serve services on addresses, many in one process.\n\n"
-        "BINDING is SERVICE[@ADDRESS]. SERVICE is a built-in name, package.module:Class,\n"
-        "or exec:COMMAND (run per connection, the socket as its stdin/stdout).\n"
-        "With no BINDING and no --config, every built-in service is served on its\n"
-        "default addresses:\n" + "\n".join(lines),
-    )
-    p.add_argument("bindings", nargs="*", metavar="BINDING")
-    p.add_argument("-m", "--model", choices=MODELS, help="server model (default: select)")
-    p.add_argument("-c", "--config", metavar="FILE", help="TOML file of [[bind]] tables")
-    p.add_argument("-w", "--workers", type=int, default=1, metavar="N",
-                   help="serve from N pre-forked processes sharing the sockets (default 1)")
-    auth = p.add_argument_group("authentication")
-    auth.add_argument("--authkey-file", metavar="FILE", help="require the multiprocessing "
-                      "authkey challenge with the key in FILE (or set HOSEPIPE_AUTHKEY)")
-    auth.add_argument("--no-legacy-md5", action="store_true", help="refuse peers that answer "
-                      "with HMAC-MD5 (the standard library of Python 3.10 and 3.11 does)")
-    p.add_argument("--udp-no-amplify", action="store_true", help="never answer a datagram "
-                   "with more bytes than it carried, not even for daytime and time (whose "
-                   "RFC 867/868 clients send empty datagrams)")
-    tls = p.add_argument_group("TLS (for tls:// addresses)")
-    tls.add_argument("--cert", metavar="FILE", help="the server's certificate chain (PEM)")
-    tls.add_argument("--key", metavar="FILE", help="its private key, if not in --cert")
-    tls.add_argument("--ca", metavar="FILE", help="CA certificates for client certificates")
-    tls.add_argument("--verify-client", action="store_true",
-                     help="mutual TLS: require a client certificate signed by --ca")
-    group = p.add_argument_group("service options (applied to every binding of that service)")
-    for flag, (service, (meta, help_text)) in SERVICE_FLAGS.items():
-        how = {"action": "store_true"} if meta == "store_true" else {"metavar": meta}
-        group.add_argument("--" + flag.replace("_", "-"), help=f"{service}: {help_text}", **how)
-    group = p.add_argument_group("limits (per binding; a config file may set them too)")
-    for name, (kind, text) in LIMIT_FLAGS.items():
-        group.add_argument("--" + name.replace("_", "-"), type=kind, metavar="N",
-                           help=f"{text} (default {getattr(defaults, name):g})")
-
-
-def _client_parser(sub: argparse._SubParsersAction, name: str, text: str,
-                   default: str) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=text, description=text)
-    p.add_argument("-a", "--address", default=default,
-                   help=f"a URL, or HOST:PORT for tcp (default {default})")
-    p.add_argument("-t", "--timeout", type=float, default=10.0, help="seconds (default 10)")
-    return p
+COMMANDS: dict[str, Handler] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,106 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _serve_parser(sub)
-    tcp = {name: addresses[0] for name, addresses in DEFAULT_ADDRESSES.items()}
-    p = _client_parser(sub, "echo", "send text to echo and print what comes back", tcp["echo"])
-    p.add_argument("text", nargs="+")
-    _client_parser(sub, "daytime", "print the daytime service's time (RFC 867)", tcp["daytime"])
-    _client_parser(sub, "time", "print the time service's value and its time (RFC 868)",
-                   tcp["time"])
-    p = _client_parser(sub, "square", "greet the square service, then square integers",
-                       tcp["square"])
-    p.add_argument("numbers", nargs="+", metavar="N")
-    p.add_argument("--greeting", default="Hi there!", help="what to greet with")
-    p.add_argument("--bare", action="store_true", help="send messages without newlines")
-    book_command.add_parser(sub)
-    files_command.add_parsers(sub)
-    for name, text in (("upper", "print each TEXT as the upper service answers it"),
-                       ("ni", "ask the Knights who say Ni (default: a forked child over pipes)")):
-        p = _client_parser(sub, name, text, "pipe:" if name == "ni" else tcp[name])
-        p.add_argument("texts", nargs="+", metavar="TEXT")
-        p.add_argument("--bare", action="store_true", help="send messages without newlines")
+    for name in COMMAND_MODULES:
+        COMMANDS.update(importlib.import_module(name).add_parsers(sub))
     return parser
-
-
-def _limits(args: argparse.Namespace, base: dict[str, object]) -> Limits:
-    flags = {name: getattr(args, name) for name in LIMIT_FLAGS}
-    return Limits().updated(**base).updated(**flags)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    config = load_config(args.config) if args.config else None
-    specs: list[BindSpec] = [parse_bind_arg(text) for text in args.bindings]
-    if config is not None:
-        specs = list(config.binds) + specs
-    if not specs:
-        specs = default_binds()
-    for flag, (service, _) in SERVICE_FLAGS.items():
-        value = getattr(args, flag)
-        if value:
-            specs = [replace(s, options={flag: value, **s.options}) if s.service == service
-                     else s for s in specs]
-    model = args.model or (config.model if config and config.model else "select")
-    limits = _limits(args, config.limits if config else {})
-    bindings = build_bindings(specs, model=model, limits=limits,
-                              authkey=read_authkey(args.authkey_file),
-                              allow_md5=not args.no_legacy_md5,
-                              tls=TlsFiles(args.cert, args.key, args.ca, args.verify_client),
-                              udp_no_amplify=args.udp_no_amplify)
-    if any(isinstance(b.address, StdioAddress) for b in bindings):
-        return _serve_stdio(bindings)
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
-    server = Superserver(bindings)
-    server.open()
-    for binding in server.bindings:
-        print(f"{binding.label:<10} {binding.bound:<32} {binding.model}", flush=True)
-    if args.workers > 1:
-        run_workers(server, args.workers)
-    else:
-        server.run()
-    return 0
-
-
-def _serve_stdio(bindings: list[Binding]) -> int:
-    """``SERVICE@stdio:``: one conversation on our own stdin/stdout, inetd style."""
-    if len(bindings) != 1:
-        raise UsageError("stdio: serves exactly one binding, alone")
-    binding = bindings[0]
-    stream = FdStream(0, 1, "stdio", owned=False)
-    serve_stream(stream, binding.service, binding.limits, peer="stdin", local="stdio:")
-    return 0
-
-
-def _print_all(replies: Iterable[str]) -> int:
-    for reply in replies:
-        print(reply, flush=True)
-    return 0
-
-
-def _time(args: argparse.Namespace) -> int:
-    value, unix = classic.rfc868_time(args.address, timeout=args.timeout)
-    stamp = time.strftime("%a %b %d %H:%M:%S %Y UTC", time.gmtime(unix))
-    print(f"{value} = {stamp} (local: {time.ctime(unix)})")
-    return 0
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "serve": _serve,
-    "echo": lambda a: _print_all([classic.echo(a.address, " ".join(a.text),
-                                               timeout=a.timeout)]),
-    "daytime": lambda a: _print_all([classic.daytime(a.address, timeout=a.timeout)]),
-    "time": _time,
-    "square": lambda a: _print_all(classic.square(a.address, a.numbers, greeting=a.greeting,
-                                                  bare=a.bare, timeout=a.timeout)),
-    "upper": lambda a: _print_all(classic.upper(a.address, a.texts, bare=a.bare,
-                                                timeout=a.timeout)),
-    "ni": lambda a: _print_all(classic.ni(a.address, a.texts, bare=a.bare, timeout=a.timeout)),
-    "book": book_command.run,
-    "ls": files_command.run_ls,
-    "get": files_command.run_get,
-    "put": files_command.run_put,
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,4 +65,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"hosepipe: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
-

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hosepipe.address import ExecAddress, InetAddress, UnixAddress, parse_address
-from hosepipe.cli import COMMANDS
+from hosepipe.cli import COMMANDS, build_parser
 from hosepipe.config import BindSpec, build_bindings, load_config, parse_bind_arg
 from hosepipe.errors import AddressError, ConfigError
 from hosepipe.limits import Limits
@@ -146,4 +146,5 @@ def test_user_class_found_in_the_working_directory(tmp_path: Path,
 
 def test_every_builtin_service_has_a_client_command() -> None:
     clients = {"files": "get"}
+    build_parser()
     assert all(clients.get(name, name) in COMMANDS for name in BUILTINS)

@@ -11,11 +11,12 @@ from hosepipe.book.client import DEFAULT_ADDRESS, BookClient
 from hosepipe.book.entry import Entry
 from hosepipe.book.flatfile import read_flat, write_flat
 from hosepipe.book.menu import run_menu
+from hosepipe.commands import Handler, Subparsers
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parsers", "run"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: Subparsers) -> dict[str, Handler]:
     p = sub.add_parser(
         "book", help="the address book: the menu, or one operation",
         description="With no ACTION, the four-option menu. --local forks a private book "
@@ -42,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for action in actions.choices.values():  # --json may also follow the action
         action.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                             help="print the result as JSON")
+    return {"book": run}
 
 
 def _show(args: argparse.Namespace, result: Any, text: str) -> None:

@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from hosepipe.commands import Handler, Subparsers
 from hosepipe.files.client import DEFAULT_ADDRESS, FilesClient
 from hosepipe.files.client import Progress as ProgressCallback
 from hosepipe.units import format_size
@@ -28,7 +29,7 @@ from hosepipe.units import format_size
 __all__ = ["add_parsers", "run_get", "run_ls", "run_put"]
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: Subparsers) -> dict[str, Handler]:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("-a", "--address", default=DEFAULT_ADDRESS,
                        help=f"the file server (default {DEFAULT_ADDRESS})")
@@ -49,6 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     common(p)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--as", dest="name", metavar="NAME", help="the name on the server")
+    return {"ls": run_ls, "get": run_get, "put": run_put}
 
 
 @contextmanager
