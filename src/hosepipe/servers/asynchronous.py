@@ -271,12 +271,16 @@ class _Datagrams(asyncio.DatagramProtocol):
 class AsyncRunner:
     """Serves its bindings on one event loop until :meth:`request_stop`."""
 
-    def __init__(self, bindings: list[Binding], *, handle_signals: bool = False) -> None:
+    def __init__(self, bindings: list[Binding]) -> None:
         self.bindings = bindings
-        self.handle_signals = handle_signals
         self.connections: set[_Stream] = set()
         self.loop = new_event_loop()
         self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()
+        # signals wake the loop through this pipe (:func:`signal.set_wakeup_fd`)
+        self._wake_r, self.wakeup_fd = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self.wakeup_fd, False)
         self.grace = max((b.limits.grace for b in bindings), default=5.0)
         shortest = min((min(b.limits.idle_timeout, b.limits.send_timeout,
                             b.limits.message_timeout, b.limits.handshake_timeout)
@@ -291,23 +295,36 @@ class AsyncRunner:
         self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
 
     def run(self) -> None:
+        self.loop.add_reader(self._wake_r, self._drain_wakeups)
         try:
             self.loop.run_until_complete(self._serve())
         finally:
+            self.loop.remove_reader(self._wake_r)
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
-    def request_stop(self) -> None:
-        """Begin the graceful shutdown (safe from other threads and signal handlers)."""
+    def close_fds(self) -> None:
+        """Close the wake-up pipe, once the signal wake-up fd no longer points at it."""
+        for fd in (self._wake_r, self.wakeup_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._wake_r = self.wakeup_fd = -1
+
+    def _drain_wakeups(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_r, 4096):
+                pass
+
+    def request_stop(self, *, hurry: bool = False) -> None:
+        """Begin the graceful shutdown, or with ``hurry`` end its grace period now
+        (safe from other threads and signal handlers)."""
         with contextlib.suppress(RuntimeError):  # the loop is already closed
             self.loop.call_soon_threadsafe(self._stop.set)
+            if hurry:
+                self.loop.call_soon_threadsafe(self._hurry.set)
 
     async def _serve(self) -> None:
-        if self.handle_signals:
-            import signal  # noqa: PLC0415
-
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                self.loop.add_signal_handler(signum, self._stop.set)
         servers: list[asyncio.Server] = []
         datagrams: list[asyncio.BaseTransport] = []
         for binding in self.bindings:
@@ -334,7 +351,7 @@ class AsyncRunner:
         log.info("shutting down: no new connections; %.1f s for %d in flight",
                  self.grace, len(self.connections))
         deadline = self.loop.time() + self.grace
-        while self.connections and self.loop.time() < deadline:
+        while self.connections and self.loop.time() < deadline and not self._hurry.is_set():
             await asyncio.sleep(0.02)
         for connection in list(self.connections):
             connection.abort()

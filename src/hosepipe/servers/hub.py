@@ -48,6 +48,7 @@ class Hub:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._stop_wanted = False
+        self._hurry = False
         self._woken = False  # a signal arrived (SIGCHLD: a child to reap)
         self._housekeeping_at = 0.0
         self.stopping = False
@@ -59,11 +60,16 @@ class Hub:
         return self._wake_w
 
     # -- called from anywhere ------------------------------------------------------
-    def request_stop(self) -> None:
-        """Begin the graceful shutdown (safe from signal handlers and other threads)."""
+    def request_stop(self, *, hurry: bool = False) -> None:
+        """Begin the graceful shutdown, or with ``hurry`` end its grace period now
+        (safe from signal handlers and other threads)."""
         self._stop_wanted = True
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"\0")
+        self._hurry = self._hurry or hurry
+        for model in self.models.values():  # a model may be holding this very thread
+            model.interrupt(self.grace, hurry=hurry)
+        if self._wake_w >= 0:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, b"\0")
 
     # -- called from the loop ------------------------------------------------------
     def call_at(self, when: float, callback: Callable[[], None]) -> None:
@@ -75,8 +81,9 @@ class Hub:
         self.selector.register(binding.sock, selectors.EVENT_READ, lambda _m: on_ready(binding))
 
     def _on_accept(self, binding: Binding) -> None:
-        assert binding.sock is not None
         for _ in range(ACCEPT_BATCH):
+            if self.stopping or binding.sock is None:
+                return
             try:
                 conn, addr = binding.sock.accept()
             except BlockingIOError:
@@ -88,8 +95,6 @@ class Hub:
                 self._back_off(binding)
                 return
             self._admit(binding, conn, peer_name(addr))
-            if self.stopping:
-                return
 
     def _admit(self, binding: Binding, conn: socket.socket, peer: str) -> None:
         if not binding.try_enter(peer):
@@ -182,13 +187,15 @@ class Hub:
             while True:
                 timeout = self._run_timers()
                 for key, mask in self.selector.select(timeout):
+                    if self._stop_wanted and deadline is None:
+                        deadline = self._begin_stop()  # before serving anyone else
                     key.data(mask)
                 if self._woken or time.monotonic() >= self._housekeeping_at:
                     self._housekeep()
                 if self._stop_wanted and deadline is None:
                     deadline = self._begin_stop()
                 if deadline is not None and (
-                    self._in_flight() == 0 or time.monotonic() >= deadline
+                    self._hurry or self._in_flight() == 0 or time.monotonic() >= deadline
                 ):
                     break
         finally:
@@ -204,11 +211,13 @@ class Hub:
             if binding.sock is not None:
                 close_listener(binding.address, binding.sock)
                 binding.sock = None
-        self.close_fds()
 
     def close_fds(self) -> None:
-        """Release the selector and self-pipe (also used by forked children)."""
+        """Release the selector and self-pipe, once nothing writes to it any more (the
+        owner restores the signal wake-up fd first); also used by forked children."""
         self.selector.close()
         for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._wake_r = self._wake_w = -1
