@@ -13,7 +13,6 @@ thread. exec services always go to the hub (a program needs no conversation driv
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import threading
