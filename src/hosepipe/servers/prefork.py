@@ -83,8 +83,10 @@ class Workers:
                     pid, status = os.wait()
                 except ChildProcessError:
                     break
-                index = self.running.pop(pid, None)
-                if index is None or self.stopping:
+                if pid not in self.running:
+                    continue
+                index = self.running.pop(pid)
+                if self.stopping:
                     continue
                 log.warning("worker %d (pid %d) ended unexpectedly (status %d); restarting",
                             index, pid, status)
