@@ -343,7 +343,7 @@ def test_push_of_a_file_to_a_finished_connection_leaves_it_to_the_caller(tmp_pat
     driver, conv, _, _ = make()
     fd = os.open(__file__, os.O_RDONLY)
     queued = conv.context.push(SendFile(fd))
-    driver.fail("cut")
+    driver.abort("cut")
     assert queued
     with pytest.raises(OSError):
         os.fstat(fd)  # the driver closed what it owned
@@ -418,7 +418,7 @@ def test_a_file_that_shrinks_drops_the_connection() -> None:
 
 def test_deadline_checks_cost_nothing_when_finished() -> None:
     driver, _, _, _ = make()
-    driver.fail("cut at shutdown")
+    driver.abort("cut at shutdown")
     assert driver.finished == "cut at shutdown"
     assert driver.deadline == float("inf") and not driver.wants_read
 

@@ -17,10 +17,10 @@ from hosepipe.config import (
     parse_bind_arg,
     read_authkey,
 )
+from hosepipe.driving.blocking import serve_stream
 from hosepipe.errors import UsageError
 from hosepipe.limits import Limits
 from hosepipe.servers import MODELS, Binding, Superserver
-from hosepipe.servers.blocking import serve_stream
 from hosepipe.servers.prefork import Workers
 from hosepipe.servers.signals import STOP_SIGNALS
 from hosepipe.services import DEFAULT_ADDRESSES

@@ -226,8 +226,12 @@ class Driver(Outlet):
             self._settle([])
 
     def fail(self, reason: str) -> None:
-        """The transport failed (or the model cuts the connection): finish now."""
-        self._finish(reason if reason.startswith(("dropped", "cut")) else f"dropped: {reason}")
+        """The transport failed: finish now ("dropped: REASON")."""
+        self._finish(f"dropped: {reason}")
+
+    def abort(self, reason: str) -> None:
+        """The model ends the connection now ("cut at shutdown"), output or not."""
+        self._finish(reason)
 
     # -- what the model asks -------------------------------------------------------------
     @property
