@@ -21,8 +21,13 @@ import os
 import signal
 import time
 
+from hosepipe.errors import ConfigError
 from hosepipe.servers.signals import SignalGuard, blocked
-from hosepipe.servers.superserver import Superserver
+from hosepipe.servers.superserver import (
+    Superserver,
+    separate_state_error,
+    shares_process_state,
+)
 
 __all__ = ["Workers"]
 
@@ -35,6 +40,9 @@ class Workers:
     """Supervises ``count`` worker processes serving ``server``'s bindings."""
 
     def __init__(self, server: Superserver, count: int) -> None:
+        for binding in server.bindings:
+            if not shares_process_state(binding.service):
+                raise ConfigError(separate_state_error(binding.label, f"--workers {count}"))
         self.server = server
         self.count = count
         self.stopping = False

@@ -26,14 +26,28 @@ from hosepipe.servers.iterative import IterativeModel
 from hosepipe.servers.selecting import SelectModel
 from hosepipe.servers.signals import SignalGuard
 from hosepipe.servers.threaded import ThreadModel
+from hosepipe.service import Service
 from hosepipe.services.program import Program
 from hosepipe.transports.listen import close_listener, describe_bound, open_listener
 
-__all__ = ["MODELS", "Superserver"]
+__all__ = ["MODELS", "Superserver", "separate_state_error", "shares_process_state"]
 
 log = logging.getLogger("hosepipe.server")
 
 MODELS = ("iterative", "thread", "fork", "select", "async")
+SEPARATE = ("iterative", "fork")  # models whose connections do not share one process
+
+
+def shares_process_state(service: Service) -> bool:
+    """False for a service whose connections must share this process (a room) but
+    cannot under a model that separates them, unless a broker spans processes."""
+    return not service.shares_state or service.spans_processes()
+
+
+def separate_state_error(label: str, what: str) -> str:
+    return (f"{label} shares state between connections (a room), which {what} cannot "
+            "give it: its connections would not share one process. Serve it under the "
+            "thread, select or async model, or give it a broker")
 
 
 class Superserver:
@@ -57,6 +71,9 @@ class Superserver:
                                   "[--key FILE]")
             if not binding.address.is_datagram and not service.streams:
                 raise ConfigError(f"{binding.label} does not serve streams ({binding.address})")
+            if binding.model in SEPARATE and not shares_process_state(service):
+                raise ConfigError(separate_state_error(binding.label, f"the {binding.model} "
+                                                       "model"))
         self.bindings = bindings
         self._hub: Hub | None = None
         self._runner: AsyncRunner | None = None
