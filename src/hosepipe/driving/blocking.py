@@ -83,8 +83,10 @@ def drive(driver: Driver, stream: Stream, wake: Wake | None = None) -> None:
 def _send_head(driver: Driver, stream: Stream, send_timeout: float) -> None:
     head = driver.out[0]
     if type(head) is memoryview:
-        stream.send_all(head, send_timeout)
-        driver.progress(len(head))
+        views = driver.gather()
+        data = b"".join(views) if len(views) > 1 else head
+        stream.send_all(data, send_timeout)
+        driver.progress(len(data))
         return
     assert isinstance(head, Region)
     remaining = head.remaining

@@ -176,26 +176,42 @@ class Driver(Outlet):
         """What to send next, or None."""
         return self.out[0] if self.out else None
 
+    def gather(self, most: int = 64) -> list[memoryview]:
+        """The leading byte items of the queue (up to ``most``), for one vectored send
+        (``sendmsg``); empty if the head is a file region."""
+        views = []
+        for item in self.out[:most]:
+            if type(item) is not memoryview:
+                break
+            views.append(item)
+        return views
+
     def progress(self, n: int) -> None:
-        """The transport took ``n`` bytes of :meth:`head` (a region: from its offset)."""
-        head = self.out[0]
-        if type(head) is memoryview:
-            if n < len(head):
-                self.out[0] = head[n:]
-            else:
-                del self.out[0]
-        else:
+        """The transport took ``n`` bytes from the head of the queue: from its first
+        byte items (a vectored send may cover several), or from the head region."""
+        out = self.out
+        self.queued -= n
+        self.sent += n
+        self.last_progress = self.clock()
+        while n > 0 and out:
+            head = out[0]
+            if type(head) is memoryview:
+                size = len(head)
+                if n < size:
+                    out[0] = head[n:]
+                    break
+                del out[0]
+                n -= size
+                continue
             assert isinstance(head, Region)
             head.offset += n
             head.remaining -= n
             if head.remaining <= 0:
                 head.close()
-                del self.out[0]
+                del out[0]
                 self.regions -= 1
-        self.queued -= n
-        self.sent += n
-        self.last_progress = self.clock()
-        if not self.out or self.queued < self.limits.high_water // 2:
+            break
+        if not out or self.queued < self.limits.high_water // 2:
             self._drained()
 
     def region_short(self) -> None:

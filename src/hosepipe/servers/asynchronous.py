@@ -124,8 +124,10 @@ class _Stream(asyncio.Protocol):
         assert driver is not None and transport is not None
         while self.writable and (head := driver.head()) is not None:
             if type(head) is memoryview:
-                transport.write(head)
-                driver.progress(len(head))
+                views = driver.gather()
+                data = b"".join(views) if len(views) > 1 else head
+                transport.write(data)
+                driver.progress(len(data))
                 continue
             assert isinstance(head, Region)
             chunk = os.pread(head.fd, min(head.remaining, FILE_CHUNK), head.offset)

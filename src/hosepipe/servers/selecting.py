@@ -90,9 +90,10 @@ class _Connection:
         while (head := driver.head()) is not None:
             try:
                 if type(head) is memoryview:
-                    sent = sock.send(head)
+                    views = driver.gather()
+                    sent = sock.sendmsg(views) if len(views) > 1 else sock.send(head)
                     driver.progress(sent)
-                    if sent < len(head):
+                    if sent < sum(map(len, views)):
                         return
                     continue
                 assert isinstance(head, Region)
