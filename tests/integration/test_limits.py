@@ -143,17 +143,37 @@ def test_threads_bound_the_pool(serve: list[ServerProcess]) -> None:
 
 @pytest.mark.parametrize("model", ["thread", "select", "async"])
 def test_pause_ends_bare_messages(serve: list[ServerProcess], model: str) -> None:
-    slow = start_server("square@tcp://127.0.0.1:0", "--model", model, "--pause", "1.5")
-    quick = start_server("square@tcp://127.0.0.1:0", "--model", model, "--pause", "0.05")
-    serve.extend([slow, quick])
-    for server, expected in ((slow, b"144"), (quick, b"1")):
-        with connect(server, "square") as sock:
-            sock.sendall(b"Hi")
-            assert sock.recv(100) == GREETING.encode()
-            sock.sendall(b"1")
-            time.sleep(0.5)  # longer than the quick pause, shorter than the slow one
-            sock.sendall(b"2")
-            assert sock.recv(100) == expected
+    """The greeting waits for the pause; after it the bare client's every receive is a
+    message at once; with --keep-pausing every message waits for the pause."""
+    quick = start_server("square@tcp://127.0.0.1:0", "--model", model)
+    keep = start_server("square@tcp://127.0.0.1:0", "--model", model, "--pause", "3",
+                        "--keep-pausing")
+    serve.extend([quick, keep])
+    with connect(quick, "square") as sock:
+        sock.sendall(b"Hi")
+        assert _receive(sock, len(GREETING)) == GREETING.encode()
+        for n in (1, 2, 12):
+            sock.sendall(str(n).encode())
+            expected = str(n * n).encode()
+            assert _receive(sock, len(expected)) == expected
+    with connect(keep, "square") as sock:
+        sock.sendall(b"Hi")
+        assert _receive(sock, len(GREETING)) == GREETING.encode()
+        sock.sendall(b"1")
+        time.sleep(0.3)  # a gap shorter than the pause: the two pieces are one message
+        sock.sendall(b"2")
+        assert _receive(sock, 3) == b"144"
+
+
+def _receive(sock: socket.socket, size: int, timeout: float = 20.0) -> bytes:
+    """Exactly ``size`` bytes (a bare reply has no terminator to wait for)."""
+    sock.settimeout(timeout)
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
 
 
 @pytest.mark.parametrize("model", ["thread", "fork", "select", "async"])

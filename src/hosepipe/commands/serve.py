@@ -46,6 +46,10 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "message_timeout": (float, "drop a peer whose message is not whole after this many seconds"),
     "send_timeout": (float, "close a peer that accepts no data for this many seconds"),
     "pause": (float, "quiet seconds that end an unterminated classic message"),
+    "keep_pausing": (bool, "end every bare classic message by the pause, not only the "
+                     "first (for bare clients that send a message in pieces)"),
+    "high_water": (int, "bytes of output queued per connection before the server stops "
+                   "reading from it and answering its pipelined requests"),
     "threads": (int, "worker threads of the thread model"),
     "thread_idle": (float, "seconds after which an idle worker thread ends"),
     "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
@@ -92,7 +96,11 @@ def add_parsers(sub: Subparsers) -> dict[str, Handler]:
         group.add_argument("--" + flag.replace("_", "-"), help=f"{service}: {help_text}", **how)
     group = p.add_argument_group("limits (per binding; a config file may set them too)")
     for name, (kind, text) in LIMIT_FLAGS.items():
-        group.add_argument("--" + name.replace("_", "-"), type=kind, metavar="N",
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            group.add_argument(flag, action="store_true", default=None, help=text)
+            continue
+        group.add_argument(flag, type=kind, metavar="N",
                            help=f"{text} (default {getattr(defaults, name):g})")
     return {"serve": _serve}
 

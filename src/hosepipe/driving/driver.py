@@ -151,12 +151,12 @@ class Driver(Outlet):
         self._busy = True
         try:
             actions = conversation.data_received(data)
+            self._note(conversation)
         except Exception:
             self._busy = False
             self._failed()
             return None
         self._busy = False
-        self._note(conversation)
         if len(actions) == 1 and not self.out and not self._inbox:
             action = actions[0]
             if type(action) is Send:  # the usual case: one reply, nothing waiting
@@ -306,13 +306,13 @@ class Driver(Outlet):
         self._busy = True
         try:
             actions = callback()
+            assert self.conversation is not None
+            self._note(self.conversation)
         except Exception:
             self._busy = False
             self._failed()
             return
         self._busy = False
-        assert self.conversation is not None
-        self._note(self.conversation)
         self._settle(actions)
 
     def _note(self, conversation: Conversation) -> None:

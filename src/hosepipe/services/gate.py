@@ -46,6 +46,14 @@ class AuthGate(Conversation):
             return self.context.limits.handshake_timeout
         return self._inner.idle_limit
 
+    @property
+    def message_limit(self) -> float | None:
+        """Until the handshake is over, all of it must take at most handshake_timeout,
+        however the peer trickles its bytes."""
+        if self._inner is None:
+            return self.context.limits.handshake_timeout
+        return self._inner.message_limit
+
     def opened(self) -> list[Action]:
         return [Send(encode_frame(m)) for m in self._handshake.start()]
 
@@ -78,8 +86,11 @@ class AuthGate(Conversation):
         return self._inner is not None and self._inner.wants_pause
 
     @property
-    def partial(self) -> bool:
-        return self._inner.partial if self._inner is not None else self._frames.holding
+    def partial(self) -> bool:  # the whole handshake counts as one message
+        return self._inner.partial if self._inner is not None else True
+
+    def resume(self) -> list[Action]:
+        return self._inner.resume() if self._inner is not None else []
 
     def paused(self) -> list[Action]:
         return self._inner.paused() if self._inner is not None else []
