@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -189,3 +190,19 @@ def test_max_per_client(serve: list[ServerProcess], model: str) -> None:
         other.sendall(b"o")
         assert other.recv(1) == b"o"
     room_again(server, held)
+
+
+@pytest.mark.parametrize("model", ["iterative", "thread", "fork", "select", "async"])
+def test_listeners_keep_the_configured_backlog(serve: list[ServerProcess], model: str) -> None:
+    """asyncio's create_server(sock=...) listens again with a backlog of 100 unless told."""
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", model)
+    serve.append(server)
+    port = server.address("echo").rsplit(":", 1)[1]
+    deadline = time.monotonic() + 10
+    while True:  # the async loop starts listening a moment after the binding line
+        shown = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                               text=True, check=True).stdout.split()
+        if shown and shown[2] == "1024" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert shown[0] == "LISTEN" and shown[2] == "1024", shown

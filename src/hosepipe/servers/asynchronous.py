@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from hosepipe.driving.driver import Driver, Region
 from hosepipe.servers.base import Binding, Tally, datagram_reply, peer_name
+from hosepipe.transports.listen import BACKLOG
 
 __all__ = ["AsyncRunner", "new_event_loop"]
 
@@ -295,7 +296,7 @@ class AsyncRunner:
                 datagrams.append(transport)
             else:
                 servers.append(await self.loop.create_server(
-                    lambda b=binding: _Stream(self, b), sock=binding.sock,
+                    lambda b=binding: _Stream(self, b), sock=binding.sock, backlog=BACKLOG,
                     ssl=binding.tls,
                     ssl_handshake_timeout=binding.limits.handshake_timeout if binding.tls
                     else None,
