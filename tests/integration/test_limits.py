@@ -198,11 +198,10 @@ def test_listeners_keep_the_configured_backlog(serve: list[ServerProcess], model
     server = start_server("echo@tcp://127.0.0.1:0", "--model", model)
     serve.append(server)
     port = server.address("echo").rsplit(":", 1)[1]
-    deadline = time.monotonic() + 10
-    while True:  # the async loop starts listening a moment after the binding line
-        shown = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
-                               text=True, check=True).stdout.split()
-        if shown and shown[2] == "1024" or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    with connect(server, "echo") as sock:  # served: the loop is listening by now
+        sock.sendall(b"x")
+        sock.settimeout(10)
+        assert sock.recv(1) == b"x"
+    shown = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                           text=True, check=True).stdout.split()
     assert shown[0] == "LISTEN" and shown[2] == "1024", shown
