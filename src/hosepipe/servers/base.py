@@ -229,11 +229,6 @@ class Model:
     def stop_requested(self, grace: float) -> None:
         """Shutdown began: finish in-flight work within ``grace`` seconds."""
 
-    def interrupt(self, grace: float, *, hurry: bool) -> None:
-        """A stop was requested, from any thread or a signal handler, maybe while this
-        model holds the hub's own thread (iterative): make sure what runs ends within
-        ``grace`` seconds, or now if ``hurry``. Must only set state or start timers."""
-
     def abort(self) -> None:
         """The grace period is over: end every remaining conversation now."""
 

@@ -55,6 +55,8 @@ class Hub:
         self._woken = False  # a signal arrived (SIGCHLD: a child to reap)
         self._housekeeping_at = 0.0
         self._soon: deque[Callable[[], None]] = deque()
+        self._listening: set[Binding] = set()  # registered in the selector
+        self._paused: set[Binding] = set()  # held back by their model (iterative)
         self.thread = threading.get_ident()  # the loop's thread, set again by run()
         self.stopping = False
         self.grace = max((b.limits.grace for b in bindings), default=5.0)
@@ -70,8 +72,6 @@ class Hub:
         (safe from signal handlers and other threads)."""
         self._stop_wanted = True
         self._hurry = self._hurry or hurry
-        for model in self.models.values():  # a model may be holding this very thread
-            model.interrupt(self.grace, hurry=hurry)
         if self._wake_w >= 0:
             with contextlib.suppress(BlockingIOError, OSError):
                 os.write(self._wake_w, b"\0")
@@ -96,10 +96,28 @@ class Hub:
         assert binding.sock is not None
         on_ready = self._on_datagram if binding.address.is_datagram else self._on_accept
         self.selector.register(binding.sock, selectors.EVENT_READ, lambda _m: on_ready(binding))
+        self._listening.add(binding)
+
+    def _unlisten(self, binding: Binding) -> None:
+        if binding in self._listening and binding.sock is not None:
+            self.selector.unregister(binding.sock)
+        self._listening.discard(binding)
+
+    def pause_accepting(self, bindings: list[Binding]) -> None:
+        """Leave new connections of these bindings in the kernel's backlog for now."""
+        self._paused.update(bindings)
+        for binding in bindings:
+            self._unlisten(binding)
+
+    def resume_accepting(self, bindings: list[Binding]) -> None:
+        self._paused.difference_update(bindings)
+        for binding in bindings:
+            if binding not in self._listening and binding.sock is not None and not self.stopping:
+                self._listen(binding)
 
     def _on_accept(self, binding: Binding) -> None:
         for _ in range(ACCEPT_BATCH):
-            if self.stopping or binding.sock is None:
+            if self.stopping or binding.sock is None or binding in self._paused:
                 return
             try:
                 conn, addr = binding.sock.accept()
@@ -125,10 +143,10 @@ class Hub:
     def _back_off(self, binding: Binding) -> None:
         """Out of descriptors: stop accepting on this binding for a moment."""
         assert binding.sock is not None
-        self.selector.unregister(binding.sock)
+        self._unlisten(binding)
 
         def resume() -> None:
-            if not self.stopping and binding.sock is not None:
+            if not self.stopping and binding.sock is not None and binding not in self._paused:
                 self._listen(binding)
 
         self.call_at(time.monotonic() + EMFILE_BACKOFF, resume)
@@ -181,8 +199,7 @@ class Hub:
         self.stopping = True
         for binding in self.bindings:
             if binding.sock is not None:
-                with contextlib.suppress(KeyError, ValueError):
-                    self.selector.unregister(binding.sock)
+                self._unlisten(binding)
                 close_listener(binding.address, binding.sock)
                 binding.sock = None
         for model in self.models.values():

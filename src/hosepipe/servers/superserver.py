@@ -63,9 +63,6 @@ class Superserver:
             service = binding.service
             if binding.address.is_datagram and not service.datagrams:
                 raise ConfigError(f"{binding.label} does not answer datagrams ({binding.address})")
-            if binding.tls is not None and binding.model == "select":
-                raise ConfigError(f"{binding.label} {binding.address}: the select model does "
-                                  "not hold TLS; use thread, fork, iterative or async")
             if binding.address.scheme == "tls" and binding.tls is None:
                 raise ConfigError(f"{binding.address} needs a certificate: --cert FILE "
                                   "[--key FILE]")
@@ -130,7 +127,7 @@ class Superserver:
             if binding.model in models:
                 continue
             if binding.model == "iterative":
-                models["iterative"] = IterativeModel()
+                models["iterative"] = IterativeModel(hub)
             elif binding.model == "thread":
                 pooled = [b.limits for b in bindings if b.model == "thread"]
                 models["thread"] = ThreadModel(max(limits.threads for limits in pooled),
