@@ -103,7 +103,10 @@ def test_postgresql_backends_stay_bounded_across_bursts(postgres_url: str) -> No
         assert server.stop() == 0
     print(f"PostgreSQL backends (start, then per burst: busy, retired): {counts}")
     assert max(counts) <= DEFAULT_POOL
-    assert postgres_backends(application) == 0  # all closed when the server stops
+    deadline = time.monotonic() + 30  # all closed when the server stops (the backends
+    while postgres_backends(application) > 0:  # end a moment after their clients)
+        assert time.monotonic() < deadline, "PostgreSQL backends outlived the server"
+        time.sleep(0.05)
 
 
 def test_sqlite_descriptors_stay_bounded_across_bursts(tmp_path: Path) -> None:

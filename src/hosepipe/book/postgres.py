@@ -108,8 +108,7 @@ class PostgresStore(Store):
         raise AssertionError("unreachable")
 
     def check(self) -> None:
-        with self._pool.connection():
-            pass
+        self._pool.check()
 
     def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[Entry]:
         return self._run(lambda db: [Entry(*row) for row in db.execute(sql, args).fetchall()])

@@ -155,8 +155,7 @@ class SqliteStore(Store):
 
     # -- the interface ----------------------------------------------------------------
     def check(self) -> None:
-        with self._pool.connection():
-            pass
+        self._pool.check()
 
     def add(self, entry: Entry) -> bool:
         def work(db: sqlite3.Connection) -> bool:

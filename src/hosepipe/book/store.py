@@ -106,6 +106,11 @@ class Pool(Generic[C]):
             raise
         self._give(connection)
 
+    def check(self) -> None:
+        """Open one connection and close it again: raises the store's error if it
+        cannot. Nothing stays open (a forked child inherits no connection of ours)."""
+        self._drop(self._take())
+
     def _take(self) -> C:
         if self._pid != os.getpid():  # forked: the parent's connections are not ours
             _inherited.extend(self._idle)
