@@ -47,6 +47,9 @@ class Limits:
     """Largest message accepted before the authkey challenge is passed (the stdlib's 256)."""
     handshake_timeout: float = 10.0
     """Seconds a peer gets for each step of the authkey (and TLS) handshake."""
+    high_water: int = 256 * 1024
+    """Bytes of output queued for one connection past which the server reads no more
+    from it and answers no more of its pipelined requests until the output drains."""
 
     def __post_init__(self) -> None:
         for field in fields(self):

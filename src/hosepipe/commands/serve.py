@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from dataclasses import replace
 
 from hosepipe.address import StdioAddress
@@ -16,11 +17,12 @@ from hosepipe.config import (
     parse_bind_arg,
     read_authkey,
 )
+from hosepipe.driving.blocking import serve_stream
 from hosepipe.errors import UsageError
 from hosepipe.limits import Limits
 from hosepipe.servers import MODELS, Binding, Superserver
-from hosepipe.servers.blocking import serve_stream
-from hosepipe.servers.prefork import run_workers
+from hosepipe.servers.prefork import Workers
+from hosepipe.servers.signals import STOP_SIGNALS
 from hosepipe.services import DEFAULT_ADDRESSES
 from hosepipe.transports.streams import FdStream
 
@@ -124,13 +126,19 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     server = Superserver(bindings)
+    workers = Workers(server, args.workers) if args.workers > 1 else None
+    # before the binding lines: a supervisor may signal as soon as it reads them
+    (workers or server).install_signal_handlers()
     server.open()
     for binding in server.bindings:
         print(f"{binding.label:<10} {binding.bound:<32} {binding.model}", flush=True)
-    if args.workers > 1:
-        run_workers(server, args.workers)
+    if workers is not None:
+        workers.run()
     else:
         server.run()
+    # Stopped cleanly. Python puts the default handlers back while it finalizes, where
+    # one more SIGTERM would end us "by signal": hold such signals pending instead.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     return 0
 
 

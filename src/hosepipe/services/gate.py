@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import replace
 
 from hosepipe.errors import ProtocolError
 from hosepipe.service import CLOSE, Action, Context, Conversation, Send
@@ -68,7 +67,7 @@ class AuthGate(Conversation):
         except ProtocolError as exc:  # a pre-authentication frame over 256 bytes
             self._on_failure(str(exc))
             return [*out, CLOSE]
-        self._inner = self._make(replace(self.context, authenticated=True))
+        self._inner = self._make(self.context.authenticated_copy())
         out += self._inner.opened()
         if data:
             out += self._inner.data_received(data)
