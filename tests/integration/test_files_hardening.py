@@ -222,9 +222,7 @@ def test_orphaned_temporaries_are_swept_at_start(tree: FileTree, model: str) -> 
             newcomer.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the core: a SendFile region that ends early "
-                   "(the file shrank) must end the connection; reported to the lead")
-@pytest.mark.parametrize("model", ["select"])
+@pytest.mark.parametrize("model", MODELS)
 def test_a_file_that_shrinks_during_a_get_ends_the_connection(tree: FileTree, model: str
                                                               ) -> None:
     big = tree.root / "big.bin"
