@@ -20,11 +20,21 @@ __all__ = ["add_parsers", "run"]
 def add_parsers(sub: Subparsers) -> dict[str, Handler]:
     p = sub.add_parser(
         "book", help="the address book: the menu, or one operation",
-        description="With no ACTION, the four-option menu. --local forks a private book "
-        "server connected by two pipes (SQLite, or --db); otherwise the server at -a. "
-        "A server that does not speak hosepipe's framed protocol (a plain add/rem/fnd "
-        "book server, as the tutorial's) is used through those three commands, with a "
-        f"note on stderr: {LOST}.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="With no ACTION, the tutorial's four-option menu. --local forks a private\n"
+        "book server connected by two pipes (SQLite, or --db); otherwise the server at -a.\n"
+        "A server that does not speak hosepipe's framed protocol (a plain add/rem/fnd book\n"
+        "server, as the tutorial's) is used through those three commands, with a note on\n"
+        f"stderr: {LOST}.",
+        epilog="examples:\n"
+        "  hosepipe book --local                       the menu, over two pipes\n"
+        "  hosepipe book add Arthur 1 'High St' Camelot 555-0100\n"
+        "  hosepipe book add Kay '' '' '' ''           every field but the name may be empty\n"
+        "  hosepipe book find Arthur --json\n"
+        "  hosepipe book import addbook.dat            bad lines reported and skipped\n"
+        "  hosepipe book import --strict addbook.dat   all or nothing\n"
+        "  hosepipe book export addbook.dat            in the order entries were added\n"
+        "  hosepipe book -a tcp://HOST:PORT --classic find Arthur",
     )
     p.add_argument("-a", "--address", default=DEFAULT_ADDRESS,
                    help=f"the book server (default {DEFAULT_ADDRESS})")
