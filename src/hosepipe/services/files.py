@@ -152,22 +152,6 @@ class _FileMessages(MessageService):
         return Upload({"ready": True}, size, sink)
 
 
-class _FramedFiles(MessageConversation):
-    """The message conversation, finishing a 0-byte upload at once.
-
-    MessageConversation finishes an upload when its bytes arrive; a 0-byte upload has
-    none, so it waited for ever. Until the core finishes it itself (reported), an
-    empty receive here gives the upload its (no) bytes.
-    """
-
-    def data_received(self, data: bytes) -> list[Action]:
-        actions = super().data_received(data)
-        upload = getattr(self, "_upload", None)
-        if isinstance(upload, Upload) and upload.size == 0:
-            actions = [*actions, *super().data_received(b"")]
-        return actions
-
-
 class Files(Service):
     """Files: a directory served read-only, with optional uploads."""
 
@@ -196,7 +180,7 @@ class Files(Service):
         return FirstByteSwitch(
             context,
             classic=lambda ctx: _ClassicGet(ctx, self),
-            framed=lambda ctx: _FramedFiles(self._messages, ctx),
+            framed=lambda ctx: MessageConversation(self._messages, ctx),
         )
 
     def close(self) -> None:

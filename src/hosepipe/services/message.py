@@ -277,7 +277,11 @@ class MessageConversation(Conversation):
                       exc_info=exc)
             envelope = error_envelope("internal", "the service failed; see the server log")
         assert self._codec is not None
-        return encode_frame(self._codec.encode(envelope))
+        try:
+            return encode_frame(self._codec.encode(envelope))
+        except CodecError:  # the message itself would not encode (a lone surrogate)
+            plain = error_envelope(envelope["error"], "the error message could not be encoded")
+            return encode_frame(self._codec.encode(plain))
 
     def eof_received(self) -> list[Action]:
         return [CLOSE]
