@@ -34,6 +34,11 @@ class Throttle:
         self._thread = threading.Thread(target=self._run, name="test-throttle")
         self._thread.start()
 
+    def limit(self, more: int) -> None:
+        """From now on, let only ``more`` bytes more through."""
+        with self._lock:
+            self.budget = self.delivered + more
+
     def release(self) -> None:
         with self._lock:
             self.budget = None

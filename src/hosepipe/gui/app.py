@@ -29,7 +29,7 @@ from hosepipe.gui.settings import Settings, default_folder
 from hosepipe.gui.tasks import Cancel
 from hosepipe.gui.testhook import box
 from hosepipe.gui.transferlist import ERROR_COLOUR, TransferList
-from hosepipe.gui.transfers import DONE, RUNNING, Transfer, choose_dest
+from hosepipe.gui.transfers import FAILED, RUNNING, Transfer, choose_dest
 from hosepipe.gui.window import Shell
 
 __all__ = ["ClientWindow"]
@@ -147,7 +147,7 @@ class ClientWindow:
 
         def failed(exc: BaseException) -> None:
             if generation == self.generation and not cancel.cancelled:
-                self.error(f"{endpoint.address}: {describe(exc)}")
+                self.error(describe(exc))
 
         self.pump.submit(work, done, failed, name="list")
 
@@ -201,7 +201,7 @@ class ClientWindow:
 
         def finished(outcome: str | BaseException) -> None:
             transfer.finish(outcome)
-            say = self.info if transfer.state == DONE else self.error
+            say = self.error if transfer.state == FAILED else self.info
             say(f"{transfer.title[2:]}: {transfer.message}")
 
         self.pump.submit(transfer.run, finished, finished, name=f"transfer-{transfer.id}")

@@ -72,7 +72,7 @@ class Trace:
 
     def write(self, event: str = "state") -> None:
         state = {"window": int(self.root.wm_frame(), 16), "title": self.root.title(),
-                 "focus": str(self.root.focus_get() or ""), **self.describe()}
+                 "focus": str(self.root.tk.call("focus")), **self.describe()}
         text = json.dumps(state, sort_keys=True)
         if text != self.last or event != "state":
             self.last = text

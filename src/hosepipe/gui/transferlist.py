@@ -39,8 +39,8 @@ class TransferRow(ttk.Frame):
                  ) -> None:
         super().__init__(parent, padding=(4, 2))
         self.transfer = transfer
-        self.title = ttk.Label(self, text=transfer.title, width=28, anchor="w")
-        self.bar = ttk.Progressbar(self, length=180, mode="determinate", maximum=1)
+        self.title = ttk.Label(self, text=transfer.title, width=22, anchor="w")
+        self.bar = ttk.Progressbar(self, length=150, mode="determinate", maximum=1)
         self.detail = ttk.Label(self, text="", anchor="w")
         self.action = ttk.Button(self, width=8, command=lambda: on_action(self.transfer))
         self.remove = ttk.Button(self, text="✕", width=3, command=lambda: on_remove(self.transfer))

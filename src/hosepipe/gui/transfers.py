@@ -136,13 +136,15 @@ class Transfer:
             self.state, self.message = DONE, outcome
             self.done = self.total = max(self.total, self.done)
         elif isinstance(outcome, Cancelled) or self.cancel.cancelled:
-            self.state, self.message = CANCELLED, self._stopped("cancelled")
+            self.state = CANCELLED
+            self.message = self._stopped("cancelled")
         else:
-            self.state, self.message = FAILED, self._failure(outcome)
+            self.state = FAILED
+            self.message = self._failure(outcome)
 
     def _stopped(self, what: str) -> str:
         where = f" at {format_size(self.done)} of {format_size(self.total)}" if self.total else ""
-        kept = "; the part is kept (Resume continues)" if self.can_resume else ""
+        kept = "; part kept for Resume" if self.can_resume else ""
         return f"{what}{where}{kept}"
 
     def _failure(self, exc: BaseException) -> str:
