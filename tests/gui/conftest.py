@@ -85,12 +85,31 @@ def shots() -> Path:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if SHOTS.is_dir() and any(SHOTS.iterdir()):
-        names = ", ".join(sorted(p.name for p in SHOTS.iterdir()))
+        names = ", ".join(sorted(p.name for p in SHOTS.glob("*.png")))
         terminalreporter.write_line(f"GUI screenshots in {SHOTS}: {names}")
+    probe = SHOTS / "responsiveness.json"
+    if probe.exists():
+        terminalreporter.write_line(f"GUI event loop during a 64 MiB download: {probe.read_text()}")
 
 
 def xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, timeout=WAIT)
+
+
+def move_pointer(x: int, y: int) -> None:
+    """Move the pointer and wait (a deadline) until the X server has it there.
+
+    (``xdotool mousemove --sync`` waits for motion, so it hangs for seconds when the
+    pointer is already where it is sent.)"""
+    xdotool("mousemove", str(x), str(y))
+    deadline = time.monotonic() + WAIT
+    while True:
+        where = subprocess.run(["xdotool", "getmouselocation", "--shell"], capture_output=True,
+                               text=True, check=True, timeout=WAIT).stdout
+        if f"X={x}\n" in where and f"Y={y}\n" in where:
+            return
+        assert time.monotonic() < deadline, f"the pointer did not reach {x},{y}: {where}"
+        time.sleep(0.01)
 
 
 class Gui:
@@ -156,7 +175,7 @@ class Gui:
 
     def click(self, box: list[int], *, double: bool = False) -> None:
         x, y, width, height = box
-        xdotool("mousemove", "--sync", str(x + width // 2), str(y + height // 2))
+        move_pointer(x + width // 2, y + height // 2)
         xdotool("click", *(["--repeat", "2", "--delay", "80"] if double else []), "1")
 
     def shot(self, directory: Path, name: str) -> Path:

@@ -38,6 +38,7 @@ class Throttle:
         """From now on, let only ``more`` bytes more through."""
         with self._lock:
             self.budget = self.delivered + more
+        self._wake_w.send(b"x")  # a paused upstream may read again
 
     def release(self) -> None:
         with self._lock:

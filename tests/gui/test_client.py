@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,9 @@ def row(state: State, name: str) -> list[int]:
 
 
 def listed(*expected: str) -> Callable[[State], bool]:
-    return lambda state: names(state) == list(expected)
+    """The listing shows ``expected``, drawn (every row has its place on the screen)."""
+    return lambda state: names(state) == list(expected) and all(
+        r["box"] for r in state["rows"])
 
 
 ROOT = ("docs/", "a.txt", "big.bin", "z.txt")
@@ -148,7 +151,11 @@ def test_cancel_keeps_the_part_and_resume_completes_it(
         gui: Callable[..., Gui], throttle: Throttle, big_root: Path, downloads: Path,
         shots: Path) -> None:
     window = gui("-a", throttle.address, "-d", str(downloads))
-    state = start_stalled_download(window, throttle, 5 * 1024 * 1024)
+    start_stalled_download(window, throttle, 5 * 1024 * 1024)
+    throttle.limit(1024 * 1024)  # one MiB more: now there is a rate, and a time left
+    state = window.wait("the rate and time left", lambda s: re.fullmatch(
+        r"6\.0 MiB of 64\.0 MiB · [0-9.]+ (B|KiB|MiB)/s · [0-9:]+ left",
+        transfer(s)["detail"]) is not None)
     assert transfer(state)["action"] == "Cancel"
     window.click(transfer(state)["action_box"])
     state = window.wait("the download cancelled", in_state("cancelled"))
@@ -176,7 +183,7 @@ def test_closing_cancels_and_keeps_the_part(
         how: str, status: int) -> None:
     window = gui("-a", throttle.address, "-d", str(downloads))
     start_stalled_download(window, throttle, 3 * 1024 * 1024)
-    assert window.close(how) == status
+    assert window.close(how) == status, window.output()
     assert window.states[-1]["event"] == "closed"
     assert transfer(window.states[-1])["state"] == "cancelled"
     kept = (downloads / "big.bin.part").stat().st_size

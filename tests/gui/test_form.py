@@ -4,6 +4,7 @@ with real key events."""
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from tests.conftest import ServerProcess, start_server
 from tests.gui.conftest import WAIT, Gui, State, xdotool
+from tests.gui.proxy import Throttle
 
 HERE = Path(__file__).parent
 
@@ -146,13 +148,11 @@ def test_form_says_what_the_server_refused(gui: Callable[..., Gui], server: Serv
     assert window.close("SIGTERM") == 0
 
 
-README_FORM = '''
-import sys
-from hosepipe.gui import ask
-
-values = ask({"Name": "", "Age": "", "Job": "knight"}, title="Who goes there")
-print(values)
-'''
+def readme_form_example() -> str:
+    """The README's example of ``ask``, as written there."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```$", readme, re.S | re.M)
+    return next(block for block in blocks if "from hosepipe.gui import ask" in block)
 
 
 def focused_window(title: str, deadline: float) -> str:
@@ -173,7 +173,8 @@ def focused_window(title: str, deadline: float) -> str:
     (["Escape"], "None"),
 ])
 def test_ask_returns_the_values(display: str, keys: list[str], printed: str) -> None:
-    process = subprocess.Popen([sys.executable, "-c", README_FORM], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-c", readme_form_example()],
+                               stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         focused_window("Who goes there", time.monotonic() + WAIT)
@@ -187,3 +188,33 @@ def test_ask_returns_the_values(display: str, keys: list[str], printed: str) -> 
             process.kill()
             process.communicate()
     assert (out.strip(), err, process.returncode) == (printed, "", 0)
+
+
+def test_escape_cancels_a_fetch_and_submit_resumes_it(
+        gui: Callable[..., Gui], server: ServerProcess, root: Path, tmp_path: Path) -> None:
+    host, port = server.address("files")[6:].rsplit(":", 1)
+    relay = Throttle((host, int(port)), None)
+    try:
+        window = gui("--form", "-a", relay.address, "-d", str(tmp_path))
+        window.wait("the form", form_ready)
+        window.key("Tab", "Tab")
+        window.type("photo.bin")
+        relay.limit(300_000)
+        window.key("Return")
+        relay.wait_delivered(300_000)
+        window.wait("the fetch under way", lambda s: s["busy"] and s["progress"][0] > 0)
+        window.key("Escape")  # cancels the fetch, not the window
+        state = window.wait("the fetch cancelled", lambda s: not s["busy"])
+        assert state["status"] == {"text": "Cancelled.", "error": False}
+        kept = (tmp_path / "photo.bin.part").stat().st_size
+        assert 0 < kept < 1024 * 1024
+        relay.release()
+        window.key("Return")
+        state = window.wait("the outcome", saved)
+        assert "framed protocol, SHA-256 verified" in state["status"]["text"]
+        assert (tmp_path / "photo.bin").read_bytes() == (root / "photo.bin").read_bytes()
+        assert not (tmp_path / "photo.bin.part").exists()
+        window.key("Escape")  # nothing running: Escape closes the window
+        assert window.process.wait(WAIT) == 0
+    finally:
+        relay.close()

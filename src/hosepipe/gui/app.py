@@ -65,7 +65,9 @@ class ClientWindow:
         self._bind_keys()
         self.trace = testhook.install(root, self.describe, self.busy)
         self.shell.before_destroy.append(self._closing)
+        root.minsize(640, 400)
         root.after_idle(self.connect)
+        root.after_idle(self.browser.tree.focus_force)  # a new window takes the keyboard
 
     def _connect_bar(self, address: str, authkey_file: str, ca_file: str
                      ) -> dict[str, ttk.Entry]:

@@ -113,17 +113,23 @@ class Pump:
                 return
             call()
 
+    @property
+    def stopped(self) -> bool:
+        return self._job is None
+
     def _poll(self) -> None:
         # the next poll first: a call that raises (reported by Tk) must not end polling
         self._job = self.widget.after(self.interval, self._poll)
         deadline = time.monotonic() + 0.02  # never hold the event loop long
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self._job is not None:
             try:
                 call = self._queue.get_nowait()
             except queue.Empty:
                 break
             call()
         for tick in list(self.ticks):
+            if self._job is None:  # a tick closed the window: the rest must not run
+                return
             tick()
 
     def stop(self) -> None:

@@ -49,15 +49,21 @@ class Shell:
     def _report(self, kind: type[BaseException], exc: BaseException,
                 trace: TracebackType | None) -> None:
         log.debug("error in a window callback", exc_info=(kind, exc, trace))
-        self.show_error(describe(exc))
+        if self.pump.stopped:  # the window is going or gone: nowhere to show it
+            return
+        try:
+            self.show_error(describe(exc))
+        except tk.TclError:
+            log.warning("%s", describe(exc))
 
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
         self._signalled = number
 
     def _check_signal(self) -> None:
-        if self._signalled is not None and not self.closing:
-            self.exit_status = 130 if self._signalled == int(signal.SIGINT) else 0
-            self.close()
+        number, self._signalled = self._signalled, None
+        if number is not None and not self.closing:
+            self.exit_status = 130 if number == int(signal.SIGINT) else 0
+            self.root.after_idle(self.close)  # not from inside the pump's poll
 
     def close(self) -> None:
         """Cancel everything, let the workers finish (bounded), then go."""
