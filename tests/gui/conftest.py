@@ -45,9 +45,12 @@ def _read_display(fd: int, deadline: float) -> str:
     return data.decode().strip()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def display() -> Iterator[str]:
-    """A private Xvfb for the whole session; DISPLAY points at it."""
+    """A private Xvfb for the GUI tests; DISPLAY points at it.
+
+    Package scope, not session: Xvfb is a child of the test process, and tests elsewhere
+    count that process's children, so it is gone before they run."""
     missing = [f"{tool} (apt package {package})" for tool, package in TOOLS.items()
                if shutil.which(tool) is None]
     if missing:
@@ -75,7 +78,7 @@ def display() -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shots() -> Path:
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
@@ -167,10 +170,21 @@ class Gui:
     def focus(self) -> None:
         xdotool("windowactivate", "--sync", str(self.last["window"]))
 
+    def _keyboard(self) -> None:
+        """Make sure keys reach the window: with no window manager, X gives the keyboard
+        to the window under the pointer once the window has lost it."""
+        if self.last["focus"]:
+            return
+        x, y, width, height = self.last["window_box"]
+        move_pointer(x + width - 4, y + height - 4)  # the status line's corner
+        self.wait("the keyboard", lambda state: bool(state["focus"]))
+
     def type(self, text: str) -> None:
+        self._keyboard()
         xdotool("type", "--delay", "15", text)
 
     def key(self, *keys: str) -> None:
+        self._keyboard()
         xdotool("key", "--delay", "30", *keys)
 
     def click(self, box: list[int], *, double: bool = False) -> None:

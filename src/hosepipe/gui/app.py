@@ -157,9 +157,12 @@ class ClientWindow:
         self.browser.show(path, items)
         folders = sum(1 for item in items if item.get("type") == "dir")
         self.info(f"{endpoint.address} /{path}: {folders} folders, {len(items) - folders} files")
-        self.settings.address = endpoint.address
-        self.settings.authkey_file, self.settings.ca_file = endpoint.authkey_file, endpoint.ca_file
-        store.save(self.settings)
+        remembered = (self.settings.address, self.settings.authkey_file, self.settings.ca_file)
+        if remembered != (endpoint.address, endpoint.authkey_file, endpoint.ca_file):
+            self.settings.address = endpoint.address
+            self.settings.authkey_file = endpoint.authkey_file
+            self.settings.ca_file = endpoint.ca_file
+            store.save(self.settings)
 
     def open(self, path: str, item: Item) -> None:
         if item.get("type") == "dir":

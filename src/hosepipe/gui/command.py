@@ -14,9 +14,10 @@ from typing import Any
 from hosepipe.commands import Handler, Subparsers
 from hosepipe.errors import HosepipeError
 from hosepipe.files.client import DEFAULT_ADDRESS
-from hosepipe.gui.remote import HELLO_TIMEOUT
 
-__all__ = ["add_parsers", "open_display", "run_gui"]
+__all__ = ["HELLO_TIMEOUT", "add_parsers", "open_display", "run_gui"]
+
+HELLO_TIMEOUT = 3.0  # seconds --form waits for the framed hello before trying classic
 
 EXAMPLES = f"""\
 examples:

@@ -17,7 +17,7 @@ from hosepipe.address import InetAddress, parse_address
 from hosepipe.gui import settings as store
 from hosepipe.gui import testhook
 from hosepipe.gui.form import Form, Values
-from hosepipe.gui.remote import HELLO_TIMEOUT, Endpoint, Fetched, describe, fetch_any
+from hosepipe.gui.remote import Endpoint, Fetched, describe, fetch_any
 from hosepipe.gui.settings import Settings
 from hosepipe.gui.tasks import Cancel
 from hosepipe.gui.window import Shell
@@ -42,7 +42,7 @@ def address_of(server: str, port: str) -> str:
 
 class GetfileForm(Form):
     def __init__(self, root: tk.Tk, settings: Settings, *, address: str | None = None,
-                 timeout: float = 30.0, hello_timeout: float = HELLO_TIMEOUT,
+                 timeout: float = 30.0, hello_timeout: float = 3.0,
                  authkey_file: str = "", ca_file: str = "", folder: str | None = None) -> None:
         self.settings = settings
         self.endpoint_options = (authkey_file, ca_file, timeout)

@@ -33,8 +33,6 @@ from hosepipe.transports.tls import client_context
 
 __all__ = ["Endpoint", "Fetched", "describe", "fetch_any"]
 
-HELLO_TIMEOUT = 3.0  # seconds a framed hello may take before the form tries classic
-
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -89,7 +87,7 @@ def _watch(cancel: Cancel, progress: Progress) -> Progress:
 
 
 def fetch_any(endpoint: Endpoint, path: str, dest: Path, *, progress: Progress,
-              cancel: Cancel, hello_timeout: float = HELLO_TIMEOUT) -> Fetched:
+              cancel: Cancel, hello_timeout: float = 3.0) -> Fetched:
     """Download ``path`` to ``dest`` with whichever protocol the server speaks.
 
     A server that does not answer the framed hello within ``hello_timeout`` (or closes,

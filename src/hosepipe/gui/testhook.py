@@ -71,7 +71,8 @@ class Trace:
         self.write()
 
     def write(self, event: str = "state") -> None:
-        state = {"window": int(self.root.wm_frame(), 16), "title": self.root.title(),
+        state = {"window": int(self.root.wm_frame(), 16), "window_box": box(self.root),
+                 "title": self.root.title(),
                  "focus": str(self.root.tk.call("focus")), **self.describe()}
         text = json.dumps(state, sort_keys=True)
         if text != self.last or event != "state":
