@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from dataclasses import replace
 
 from hosepipe.address import StdioAddress
@@ -16,11 +17,12 @@ from hosepipe.config import (
     parse_bind_arg,
     read_authkey,
 )
+from hosepipe.driving.blocking import serve_stream
 from hosepipe.errors import UsageError
 from hosepipe.limits import Limits
 from hosepipe.servers import MODELS, Binding, Superserver
-from hosepipe.servers.blocking import serve_stream
-from hosepipe.servers.prefork import run_workers
+from hosepipe.servers.prefork import Workers
+from hosepipe.servers.signals import STOP_SIGNALS
 from hosepipe.services import DEFAULT_ADDRESSES
 from hosepipe.transports.streams import FdStream
 
@@ -44,6 +46,10 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "message_timeout": (float, "drop a peer whose message is not whole after this many seconds"),
     "send_timeout": (float, "close a peer that accepts no data for this many seconds"),
     "pause": (float, "quiet seconds that end an unterminated classic message"),
+    "keep_pausing": (bool, "end every bare classic message by the pause, not only the "
+                     "first (for bare clients that send a message in pieces)"),
+    "high_water": (int, "bytes of output queued per connection before the server stops "
+                   "reading from it and answering its pipelined requests"),
     "threads": (int, "worker threads of the thread model"),
     "thread_idle": (float, "seconds after which an idle worker thread ends"),
     "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
@@ -90,7 +96,11 @@ def add_parsers(sub: Subparsers) -> dict[str, Handler]:
         group.add_argument("--" + flag.replace("_", "-"), help=f"{service}: {help_text}", **how)
     group = p.add_argument_group("limits (per binding; a config file may set them too)")
     for name, (kind, text) in LIMIT_FLAGS.items():
-        group.add_argument("--" + name.replace("_", "-"), type=kind, metavar="N",
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            group.add_argument(flag, action="store_true", default=None, help=text)
+            continue
+        group.add_argument(flag, type=kind, metavar="N",
                            help=f"{text} (default {getattr(defaults, name):g})")
     return {"serve": _serve}
 
@@ -124,13 +134,19 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     server = Superserver(bindings)
+    workers = Workers(server, args.workers) if args.workers > 1 else None
+    # before the binding lines: a supervisor may signal as soon as it reads them
+    (workers or server).install_signal_handlers()
     server.open()
     for binding in server.bindings:
         print(f"{binding.label:<10} {binding.bound:<32} {binding.model}", flush=True)
-    if args.workers > 1:
-        run_workers(server, args.workers)
+    if workers is not None:
+        workers.run()
     else:
         server.run()
+    # Stopped cleanly. Python puts the default handlers back while it finalizes, where
+    # one more SIGTERM would end us "by signal": hold such signals pending instead.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     return 0
 
 

@@ -54,9 +54,9 @@ class Binding:
     def context(self, peer: str) -> Context:
         return Context(peer=peer, local=self.bound, limits=self.limits)
 
-    def conversation(self, peer: str) -> Conversation:
-        """A new conversation for a connection from ``peer``, behind the binding's gates."""
-        context = self.context(peer)
+    def conversation(self, context: Context) -> Conversation:
+        """A new conversation for ``context``'s connection, behind the binding's gates."""
+        peer = context.peer
         if self.authkey is None:
             return self.service.conversation(context)
         return AuthGate(context, self.service.conversation, authkey=self.authkey,
@@ -112,25 +112,33 @@ def peer_name(sockaddr: object) -> str:
 
 
 class Tally:
-    """Bytes in and out and the start time of one connection, for its log line."""
+    """One connection's accounting: counted in when made (the caller has passed
+    :meth:`Binding.try_enter`), its log lines, and counted out exactly once by
+    :meth:`done` (a driver's ``on_done``)."""
 
-    __slots__ = ("binding", "peer", "received", "sent", "started")
+    __slots__ = ("binding", "ended", "peer", "started")
 
     def __init__(self, binding: Binding, peer: str) -> None:
         self.binding = binding
         self.peer = peer
-        self.received = 0
-        self.sent = 0
         self.started = time.monotonic()
+        self.ended = False
         log.info("%s %s: connection from %s", binding.label, binding.bound, peer)
 
-    def done(self, reason: str = "closed") -> None:
+    @property
+    def label(self) -> str:
+        return f"{self.binding.label} {self.binding.bound}: {self.peer}"
+
+    def done(self, reason: str, received: int | None = None, sent: int | None = None) -> None:
+        """The connection is over: log why (and the bytes each way, when counted) and
+        count it out of the binding."""
+        if self.ended:
+            return
+        self.ended = True
         elapsed = time.monotonic() - self.started
-        log.info(
-            "%s %s: %s %s after %.3f s (%d B in, %d B out)",
-            self.binding.label, self.binding.bound, self.peer, reason, elapsed,
-            self.received, self.sent,
-        )
+        counts = "" if received is None else f" ({received} B in, {sent} B out)"
+        log.info("%s %s after %.3f s%s", self.label, reason, elapsed, counts)
+        self.binding.leave(self.peer)
 
 
 class RateLimitedLog:
@@ -220,6 +228,11 @@ class Model:
 
     def stop_requested(self, grace: float) -> None:
         """Shutdown began: finish in-flight work within ``grace`` seconds."""
+
+    def interrupt(self, grace: float, *, hurry: bool) -> None:
+        """A stop was requested, from any thread or a signal handler, maybe while this
+        model holds the hub's own thread (iterative): make sure what runs ends within
+        ``grace`` seconds, or now if ``hurry``. Must only set state or start timers."""
 
     def abort(self) -> None:
         """The grace period is over: end every remaining conversation now."""

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from hosepipe.servers.base import Binding, Model
 from hosepipe.servers.blocking import serve_connection
+from hosepipe.servers.signals import blocked
 
 __all__ = ["ForkModel"]
 
@@ -33,7 +34,10 @@ class ForkModel(Model):
 
     def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
         try:
-            pid = os.fork()
+            with blocked():  # the child must never run the parent's signal handlers
+                pid = os.fork()
+                if pid == 0:
+                    _child_signals()
         except OSError as exc:
             log.error("%s: cannot fork for %s: %s", binding.label, peer, exc)
             sock.close()
@@ -47,10 +51,6 @@ class ForkModel(Model):
     def _child(self, binding: Binding, sock: socket.socket, peer: str) -> None:
         status = 0
         try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent conducts shutdown
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self._in_child()
             serve_connection(binding, sock, peer)
         except BaseException:
@@ -83,3 +83,12 @@ class ForkModel(Model):
                 os.waitpid(pid, 0)
             binding.leave(peer)
         self.children.clear()
+
+
+def _child_signals() -> None:
+    """A connection's child: SIGTERM ends it (the parent's abort), SIGINT is the
+    parent's to handle (a Ctrl-C reaches the whole process group)."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)

@@ -17,7 +17,9 @@ import logging
 import os
 import selectors
 import socket
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from hosepipe.servers.base import Binding, Model, datagram_reply, limit_log, peer_name
@@ -32,6 +34,7 @@ log = logging.getLogger("hosepipe.server")
 ACCEPT_BATCH = 64
 TICK = 0.5
 EMFILE_BACKOFF = 0.1
+PUSH_BYTE = b"\xff"  # written by call_soon; signals write their number (< 0x80)
 
 
 class Hub:
@@ -48,8 +51,11 @@ class Hub:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._stop_wanted = False
+        self._hurry = False
         self._woken = False  # a signal arrived (SIGCHLD: a child to reap)
         self._housekeeping_at = 0.0
+        self._soon: deque[Callable[[], None]] = deque()
+        self.thread = threading.get_ident()  # the loop's thread, set again by run()
         self.stopping = False
         self.grace = max((b.limits.grace for b in bindings), default=5.0)
 
@@ -59,15 +65,32 @@ class Hub:
         return self._wake_w
 
     # -- called from anywhere ------------------------------------------------------
-    def request_stop(self) -> None:
-        """Begin the graceful shutdown (safe from signal handlers and other threads)."""
+    def request_stop(self, *, hurry: bool = False) -> None:
+        """Begin the graceful shutdown, or with ``hurry`` end its grace period now
+        (safe from signal handlers and other threads)."""
         self._stop_wanted = True
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"\0")
+        self._hurry = self._hurry or hurry
+        for model in self.models.values():  # a model may be holding this very thread
+            model.interrupt(self.grace, hurry=hurry)
+        if self._wake_w >= 0:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, b"\0")
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop's thread after the current event (thread-safe;
+        a push to a connection of the select model comes this way)."""
+        self._soon.append(callback)
+        if threading.get_ident() != self.thread and self._wake_w >= 0:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, PUSH_BYTE)
 
     # -- called from the loop ------------------------------------------------------
     def call_at(self, when: float, callback: Callable[[], None]) -> None:
         heapq.heappush(self._timers, (when, next(self._seq), callback))
+
+    def _run_soon(self) -> None:
+        for _ in range(len(self._soon)):  # those queued meanwhile wait for the next round
+            self._soon.popleft()()
 
     def _listen(self, binding: Binding) -> None:
         assert binding.sock is not None
@@ -75,8 +98,9 @@ class Hub:
         self.selector.register(binding.sock, selectors.EVENT_READ, lambda _m: on_ready(binding))
 
     def _on_accept(self, binding: Binding) -> None:
-        assert binding.sock is not None
         for _ in range(ACCEPT_BATCH):
+            if self.stopping or binding.sock is None:
+                return
             try:
                 conn, addr = binding.sock.accept()
             except BlockingIOError:
@@ -88,8 +112,6 @@ class Hub:
                 self._back_off(binding)
                 return
             self._admit(binding, conn, peer_name(addr))
-            if self.stopping:
-                return
 
     def _admit(self, binding: Binding, conn: socket.socket, peer: str) -> None:
         if not binding.try_enter(peer):
@@ -132,10 +154,10 @@ class Hub:
                     sock.sendto(reply, addr)
 
     def _on_wake(self, _mask: int) -> None:
-        self._woken = True
         with contextlib.suppress(BlockingIOError, OSError):
-            while os.read(self._wake_r, 4096):
-                pass
+            while data := os.read(self._wake_r, 4096):
+                if data.strip(PUSH_BYTE):  # a signal's number, or a stop request
+                    self._woken = True
 
     def _run_timers(self) -> float:
         """Fire due timers; return seconds until the next one (at most TICK)."""
@@ -174,6 +196,7 @@ class Hub:
 
     def run(self) -> None:
         """Serve until :meth:`request_stop`; return once everything has ended."""
+        self.thread = threading.get_ident()
         self.selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
         for binding in self.bindings:
             self._listen(binding)
@@ -181,14 +204,20 @@ class Hub:
         try:
             while True:
                 timeout = self._run_timers()
+                if self._soon:
+                    timeout = 0.0
                 for key, mask in self.selector.select(timeout):
+                    if self._stop_wanted and deadline is None:
+                        deadline = self._begin_stop()  # before serving anyone else
                     key.data(mask)
+                if self._soon:
+                    self._run_soon()
                 if self._woken or time.monotonic() >= self._housekeeping_at:
                     self._housekeep()
                 if self._stop_wanted and deadline is None:
                     deadline = self._begin_stop()
                 if deadline is not None and (
-                    self._in_flight() == 0 or time.monotonic() >= deadline
+                    self._hurry or self._in_flight() == 0 or time.monotonic() >= deadline
                 ):
                     break
         finally:
@@ -204,11 +233,13 @@ class Hub:
             if binding.sock is not None:
                 close_listener(binding.address, binding.sock)
                 binding.sock = None
-        self.close_fds()
 
     def close_fds(self) -> None:
-        """Release the selector and self-pipe (also used by forked children)."""
+        """Release the selector and self-pipe, once nothing writes to it any more (the
+        owner restores the signal wake-up fd first); also used by forked children."""
         self.selector.close()
         for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._wake_r = self._wake_w = -1

@@ -33,9 +33,11 @@ class IterativeModel(Model):
     def active(self) -> int:
         return 1 if self._current is not None else 0
 
-    def stop_requested(self, grace: float) -> None:
-        # The hub is inside accepted() when a signal arrives mid-conversation.
-        if self._current is not None:
+    def interrupt(self, grace: float, *, hurry: bool) -> None:
+        # A signal arrives while the hub's thread is inside accepted(), serving.
+        if hurry:
+            self.abort()
+        elif self._current is not None and self._cutter is None:
             self._cutter = threading.Timer(grace, self.abort)
             self._cutter.daemon = True
             self._cutter.start()

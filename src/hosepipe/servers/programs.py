@@ -35,7 +35,6 @@ class Programs:
         except OSError as exc:
             log.error("%s: cannot start %s: %s", binding.label, service.argv[0], exc)
             tally.done("refused: program did not start")
-            binding.leave(peer)
             return
         finally:
             sock.close()
@@ -43,9 +42,9 @@ class Programs:
 
     def reap(self) -> None:
         for process in [p for p in self.running if p.poll() is not None]:
-            binding, tally = self.running.pop(process)
-            tally.done(f"closed (program exit status {process.returncode})")
-            binding.leave(tally.peer)
+            _, tally = self.running.pop(process)
+            tally.done(f"closed (program exit status {process.returncode}; its bytes "
+                       "are not counted)")
 
     def __len__(self) -> int:
         return len(self.running)

@@ -13,11 +13,9 @@ thread. exec services always go to the hub (a program needs no conversation driv
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import threading
-from types import FrameType
 
 from hosepipe.errors import ConfigError, HosepipeError
 from hosepipe.servers.asynchronous import AsyncRunner
@@ -26,15 +24,30 @@ from hosepipe.servers.forking import ForkModel
 from hosepipe.servers.hub import Hub
 from hosepipe.servers.iterative import IterativeModel
 from hosepipe.servers.selecting import SelectModel
+from hosepipe.servers.signals import SignalGuard
 from hosepipe.servers.threaded import ThreadModel
+from hosepipe.service import Service
 from hosepipe.services.program import Program
 from hosepipe.transports.listen import close_listener, describe_bound, open_listener
 
-__all__ = ["MODELS", "Superserver"]
+__all__ = ["MODELS", "Superserver", "separate_state_error", "shares_process_state"]
 
 log = logging.getLogger("hosepipe.server")
 
 MODELS = ("iterative", "thread", "fork", "select", "async")
+SEPARATE = ("iterative", "fork")  # models whose connections do not share one process
+
+
+def shares_process_state(service: Service) -> bool:
+    """False for a service whose connections must share this process (a room) but
+    cannot under a model that separates them, unless a broker spans processes."""
+    return not service.shares_state or service.spans_processes()
+
+
+def separate_state_error(label: str, what: str) -> str:
+    return (f"{label} shares state between connections (a room), which {what} cannot "
+            "give it: its connections would not share one process. Serve it under the "
+            "thread, select or async model, or give it a broker")
 
 
 class Superserver:
@@ -58,10 +71,22 @@ class Superserver:
                                   "[--key FILE]")
             if not binding.address.is_datagram and not service.streams:
                 raise ConfigError(f"{binding.label} does not serve streams ({binding.address})")
+            if binding.model in SEPARATE and not shares_process_state(service):
+                raise ConfigError(separate_state_error(binding.label, f"the {binding.model} "
+                                                       "model"))
         self.bindings = bindings
         self._hub: Hub | None = None
         self._runner: AsyncRunner | None = None
         self._stop_early = False
+        self._hurry_early = False
+        self._guard: SignalGuard | None = None
+
+    def install_signal_handlers(self) -> SignalGuard:
+        """Make SIGTERM/SIGINT stop this server gracefully, and a second one stop it at
+        once (main thread only). Call it before announcing readiness; the handlers stay
+        until :meth:`SignalGuard.restore` (``run`` restores only those it installed)."""
+        self._guard = SignalGuard(self.shutdown, self.hurry).install()
+        return self._guard
 
     def open(self) -> list[Binding]:
         """Bind every address; on any failure close those already bound and raise."""
@@ -95,8 +120,9 @@ class Superserver:
         for binding in self.bindings:
             if binding.sock is not None:
                 binding.sock.close()
-        if self._hub is not None:
-            self._hub.close_fds()
+        for loop in (self._hub, self._runner):
+            if loop is not None:
+                loop.close_fds()
 
     def _models(self, hub: Hub, bindings: list[Binding]) -> dict[str, Model]:
         models: dict[str, Model] = {}
@@ -117,16 +143,25 @@ class Superserver:
 
     def run(self) -> None:
         """Serve until SIGTERM/SIGINT or :meth:`shutdown`; returns after a clean stop."""
+        main = threading.current_thread() is threading.main_thread()
+        installed = self.install_signal_handlers() if main and self._guard is None else None
+        try:
+            self._run(main)
+        finally:
+            if installed is not None:
+                installed.restore()
+                self._guard = None
+
+    def _run(self, main: bool) -> None:
         if any(b.sock is None for b in self.bindings):
             self.open()
-        main = threading.current_thread() is threading.main_thread()
         in_hub = [b for b in self.bindings if b.model != "async" or isinstance(b.service, Program)]
         in_loop = [b for b in self.bindings if b not in in_hub]
         if in_hub:
             self._hub = Hub(in_hub, {})
             self._hub.models = self._models(self._hub, in_hub)
         if in_loop:
-            self._runner = AsyncRunner(in_loop, handle_signals=main and not in_hub)
+            self._runner = AsyncRunner(in_loop)
         try:
             self._serve(main)
         finally:
@@ -135,48 +170,33 @@ class Superserver:
 
     def _serve(self, main: bool) -> None:
         hub, runner = self._hub, self._runner
-        if hub is None:
-            assert runner is not None
-            if self._stop_early:
-                runner.request_stop()
-            runner.run()
-            return
-        previous = self._install_signals(hub) if main else None
-        if self._stop_early:
-            hub.request_stop()
-        thread = None
-        if runner is not None:
-            thread = threading.Thread(target=runner.run, name="hosepipe-async", daemon=True)
-            thread.start()
+        wake = hub.wakeup_fd if hub is not None else runner.wakeup_fd  # type: ignore[union-attr]
+        previous_fd = signal.set_wakeup_fd(wake, warn_on_full_buffer=False) if main else None
         try:
-            hub.run()
+            if self._stop_early:
+                self.shutdown()
+            if self._hurry_early:
+                self.hurry()
+            if hub is None:
+                assert runner is not None
+                runner.run()
+                return
+            thread = None
+            if runner is not None:
+                thread = threading.Thread(target=runner.run, name="hosepipe-async", daemon=True)
+                thread.start()
+            try:
+                hub.run()
+            finally:
+                if runner is not None and thread is not None:
+                    runner.request_stop()
+                    thread.join()
         finally:
-            if runner is not None and thread is not None:
-                runner.request_stop()
-                thread.join()
-            if previous is not None:
-                self._restore_signals(previous)
-
-    def _install_signals(self, hub: Hub) -> dict[int, object]:
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
-            log.info("received %s", signal.Signals(signum).name)
-            self.shutdown()
-
-        previous: dict[int, object] = {
-            signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)
-        }
-        previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda *_: None)
-        previous[-1] = signal.set_wakeup_fd(hub.wakeup_fd, warn_on_full_buffer=False)
-        return previous
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, object]) -> None:
-        for signum, handler in previous.items():
-            if signum == -1:
-                signal.set_wakeup_fd(handler)  # type: ignore[arg-type]
-            else:
-                with contextlib.suppress(TypeError):
-                    signal.signal(signum, handler)  # type: ignore[arg-type]
+            if previous_fd is not None:
+                signal.set_wakeup_fd(previous_fd)
+            for loop in (hub, runner):
+                if loop is not None:
+                    loop.close_fds()
 
     def shutdown(self) -> None:
         """Begin the graceful stop; safe from any thread and from signal handlers."""
@@ -185,3 +205,12 @@ class Superserver:
             self._hub.request_stop()
         if self._runner is not None:
             self._runner.request_stop()
+
+    def hurry(self) -> None:
+        """Stop now: the grace period ends at once (still a clean exit). Safe from any
+        thread and from signal handlers."""
+        self._stop_early = self._hurry_early = True
+        if self._hub is not None:
+            self._hub.request_stop(hurry=True)
+        if self._runner is not None:
+            self._runner.request_stop(hurry=True)

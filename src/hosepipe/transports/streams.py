@@ -31,10 +31,18 @@ FILE_CHUNK = 1024 * 1024
 class Stream:
     """A connected byte stream. Subclasses implement the five primitives."""
 
+    read_fd: int = -1
+    """The descriptor to wait on (``poll``) for bytes from the peer."""
+
+    def buffered(self) -> bool:
+        """True if received bytes wait inside this object (TLS records already
+        decrypted), so that a ``poll`` on :attr:`read_fd` would not see them."""
+        return False
+
     def receive_some(self, timeout: float | None) -> bytes:
         raise NotImplementedError
 
-    def send_all(self, data: bytes, timeout: float | None) -> None:
+    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
         raise NotImplementedError
 
     def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
@@ -96,6 +104,13 @@ class SocketStream(Stream):
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    @property
+    def read_fd(self) -> int:  # type: ignore[override]
+        return self.sock.fileno()
+
+    def buffered(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+
     def _set_deadline(self, timeout: float | None, option: int) -> None:
         """Change the receive or send deadline (callers skip this when it is unchanged)."""
         if self._kernel_timeouts:
@@ -118,7 +133,11 @@ class SocketStream(Stream):
         return ConnectionClosed(f"{self.peer}: {exc.strerror or exc}")
 
     def receive_some(self, timeout: float | None) -> bytes:
-        if timeout != self._receive_timeout:
+        # A deadline a hair earlier than the one set keeps the one set (at most 1% and
+        # 1 ms late): one setsockopt per change, not one per receive.
+        current = self._receive_timeout
+        if timeout != current and (timeout is None or current is None
+                                   or not timeout <= current <= timeout * 1.01 + 0.001):
             self._set_deadline(timeout, socket.SO_RCVTIMEO)
         try:
             return self.sock.recv(RECEIVE_SIZE)
@@ -133,7 +152,7 @@ class SocketStream(Stream):
         except OSError as exc:
             raise self._error(exc, timeout, "nothing received") from exc
 
-    def send_all(self, data: bytes, timeout: float | None) -> None:
+    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
         # the timeout bounds each send: a peer that reads nothing for that long fails it
         if timeout != self._send_timeout:
             self._set_deadline(timeout, socket.SO_SNDTIMEO)
@@ -229,7 +248,7 @@ class FdStream(Stream):
         except OSError as exc:
             raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
 
-    def send_all(self, data: bytes, timeout: float | None) -> None:
+    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
         view = memoryview(data)
         while view:
             if self._waits_to_write and timeout is not None:
