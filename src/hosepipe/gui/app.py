@@ -48,24 +48,19 @@ class ClientWindow:
         self.listing = Cancel()
         self.generation = 0
         root.geometry("980x620")
+        root.minsize(640, 400)
         self.fields = self._connect_bar(address or settings.address,
                                         authkey_file or settings.authkey_file,
                                         ca_file or settings.ca_file)
-        panes = ttk.PanedWindow(root, orient="vertical")
-        panes.pack(fill="both", expand=True, padx=6)
-        self.browser = Browser(panes, on_list=self.list_folder, on_open=self.open)
-        self.transfer_list = TransferList(panes, folder or settings.local_dir or default_folder(),
-                                          on_action=self.action, on_upload=self.upload)
-        panes.add(self.browser, weight=3)
-        panes.add(self.transfer_list, weight=1)
         self.status = ttk.Label(root, text="Not connected.", anchor="w", padding=(6, 3),
                                 relief="sunken")
-        self.status.pack(fill="x", side="bottom")
+        self.status.pack(fill="x", side="bottom")  # packed before the panes: never squeezed out
+        self.browser, self.transfer_list = self._panes(folder or settings.local_dir
+                                                       or default_folder())
         self.pump.ticks.append(self.transfer_list.refresh)
         self._bind_keys()
         self.trace = testhook.install(root, self.describe, self.busy)
         self.shell.before_destroy.append(self._closing)
-        root.minsize(640, 400)
         root.after_idle(self.connect)
         root.after_idle(self.browser.tree.focus_force)  # a new window takes the keyboard
 
@@ -89,6 +84,15 @@ class ClientWindow:
         self.connect_button = ttk.Button(bar, text="Connect", command=self.connect)
         self.connect_button.grid(row=0, column=9, padx=(8, 0))
         return fields
+
+    def _panes(self, folder: str) -> tuple[Browser, TransferList]:
+        panes = ttk.PanedWindow(self.root, orient="vertical")
+        panes.pack(fill="both", expand=True, padx=6)
+        browser = Browser(panes, on_list=self.list_folder, on_open=self.open)
+        transfers = TransferList(panes, folder, on_action=self.action, on_upload=self.upload)
+        panes.add(browser, weight=3)
+        panes.add(transfers, weight=1)
+        return browser, transfers
 
     def _chooser(self, entry: ttk.Entry, name: str) -> Callable[[], None]:
         return lambda: self._choose_file(entry, name)
