@@ -44,7 +44,7 @@ def seconds(text: str) -> float:
 def add_parsers(sub: Subparsers) -> dict[str, Handler]:
     p = sub.add_parser("gui", help="the file service in a window (tkinter)",
                        description="The file service in a window: browse, download (resumable,"
-                       " verified) and upload; or, with --form, the chapter's getfile form.",
+                       " verified)\nand upload; or, with --form, the chapter's getfile form.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-a", "--address", help="the file server (default: the last one used, "
                    f"else {DEFAULT_ADDRESS})")
