@@ -17,14 +17,12 @@ from hosepipe.config import (
     parse_bind_arg,
     read_authkey,
 )
-from hosepipe.driving.blocking import serve_stream
 from hosepipe.errors import UsageError
 from hosepipe.limits import Limits
-from hosepipe.servers import MODELS, Binding, Superserver
+from hosepipe.servers import MODELS, Superserver
 from hosepipe.servers.prefork import Workers
 from hosepipe.servers.signals import STOP_SIGNALS
 from hosepipe.services import DEFAULT_ADDRESSES
-from hosepipe.transports.streams import FdStream
 
 __all__ = ["add_parsers"]
 
@@ -129,17 +127,17 @@ def _serve(args: argparse.Namespace) -> int:
                               allow_md5=not args.no_legacy_md5,
                               tls=TlsFiles(args.cert, args.key, args.ca, args.verify_client),
                               udp_no_amplify=args.udp_no_amplify)
-    if any(isinstance(b.address, StdioAddress) for b in bindings):
-        return _serve_stdio(bindings)
+    if any(isinstance(b.address, StdioAddress) for b in bindings) and len(bindings) > 1:
+        raise UsageError("stdio: serves exactly one binding, alone")
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     server = Superserver(bindings)
     workers = Workers(server, args.workers) if args.workers > 1 else None
     # before the binding lines: a supervisor may signal as soon as it reads them
     (workers or server).install_signal_handlers()
-    server.open()
-    for binding in server.bindings:
-        print(f"{binding.label:<10} {binding.bound:<32} {binding.model}", flush=True)
+    for bound in server.open():
+        if not bound.is_endpoint:  # stdio: the stream itself: no readiness line on it
+            print(f"{bound.label:<10} {bound.local:<32} {bound.model}", flush=True)
     if workers is not None:
         workers.run()
     else:
@@ -147,14 +145,4 @@ def _serve(args: argparse.Namespace) -> int:
     # Stopped cleanly. Python puts the default handlers back while it finalizes, where
     # one more SIGTERM would end us "by signal": hold such signals pending instead.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    return 0
-
-
-def _serve_stdio(bindings: list[Binding]) -> int:
-    """``SERVICE@stdio:``: one conversation on our own stdin/stdout, inetd style."""
-    if len(bindings) != 1:
-        raise UsageError("stdio: serves exactly one binding, alone")
-    binding = bindings[0]
-    stream = FdStream(0, 1, "stdio", owned=False)
-    serve_stream(stream, binding.service, binding.limits, peer="stdin", local="stdio:")
     return 0

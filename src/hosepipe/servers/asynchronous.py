@@ -8,6 +8,12 @@ queue, send deadline and back-pressure rule here too. Deadlines of seconds (idle
 send, message) are checked by one sweep per loop, so an idle connection holds no timer
 (a tenth of the shortest timeout apart, at most a second); a nearer one (the pause)
 gets a timer of its own.
+
+Socket listeners are served by asyncio's own accept loop (``create_server``). Other
+streams (a FIFO's connections, a serial line, memory://) are accepted by the hub and
+handed over (:meth:`AsyncRunner.adopt`): sockets through ``connect_accepted_socket``,
+descriptor pairs through ``connect_read_pipe``/``connect_write_pipe``. A stream that may
+not be made non-blocking (stdio) is served on a thread of its own.
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from hosepipe.driving.driver import Driver, Region
-from hosepipe.servers.base import Binding, Tally, datagram_reply, peer_name
+from hosepipe.servers.base import Bound, Model, Tally, datagram_reply, peer_name
+from hosepipe.servers.blocking import Aside
+from hosepipe.transports.base import Stream
 from hosepipe.transports.listen import BACKLOG
+from hosepipe.transports.streams import SocketStream
 
-__all__ = ["AsyncRunner", "new_event_loop"]
+__all__ = ["AsyncModel", "AsyncRunner", "new_event_loop"]
 
 log = logging.getLogger("hosepipe.server")
 
@@ -49,13 +59,16 @@ class _Stream(asyncio.Protocol):
     back-pressure apply here as under every other model.
     """
 
-    __slots__ = ("binding", "driver", "reading", "runner", "scheduled", "timer", "timer_at",
-                 "transport", "writable")
+    __slots__ = ("bound", "driver", "on_lost", "peer", "reading", "runner", "scheduled",
+                 "timer", "timer_at", "transport", "writable", "writer")
 
-    def __init__(self, runner: AsyncRunner, binding: Binding) -> None:
+    def __init__(self, runner: AsyncRunner, bound: Bound, *, peer: str | None = None) -> None:
         self.runner = runner
-        self.binding = binding
-        self.transport: asyncio.Transport | None = None
+        self.bound = bound
+        self.peer = peer  # given: the hub counted it in already (an adopted stream)
+        self.transport: asyncio.Transport | None = None  # reading (and writing: sockets)
+        self.writer: asyncio.WriteTransport | None = None  # writing
+        self.on_lost: Callable[[], None] | None = None  # closes an adopted stream's fds
         self.driver: Driver | None = None
         self.writable = True
         self.reading = True
@@ -66,19 +79,23 @@ class _Stream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)  # uvloop's do not subclass it
         transport = self.transport
-        peer = peer_name(transport.get_extra_info("peername"))
-        if not self.binding.try_enter(peer):
-            transport.abort()
-            return
+        if self.writer is None:
+            self.writer = self.transport
+        peer = self.peer
+        if peer is None:
+            peer = peer_name(transport.get_extra_info("peername"))
+            if not self.bound.try_enter(peer):
+                transport.abort()
+                return
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        tally = Tally(self.binding, peer)
-        self.driver = Driver(self.binding.limits, label=tally.label, on_done=tally.done,
+        tally = Tally(self.bound, peer)
+        self.driver = Driver(self.bound.limits, label=tally.label, on_done=tally.done,
                              waker=self._wake)
         self.runner.connections.add(self)
-        self.driver.open(self.binding.conversation, self.binding.context(peer))
+        self.driver.open(self.bound.conversation, self.bound.context(peer))
         self._pump()
         self._after()
 
@@ -89,7 +106,7 @@ class _Stream(asyncio.Protocol):
         out = driver.receive(data)
         if out is not None:
             if self.writable:
-                self.transport.write(out)  # type: ignore[union-attr]
+                self.writer.write(out)  # type: ignore[union-attr]
             else:
                 driver.unsent(memoryview(out))
         if driver.out:
@@ -107,6 +124,10 @@ class _Stream(asyncio.Protocol):
         self.runner.connections.discard(self)
         if self.timer is not None:
             self.timer.cancel()
+        if self.writer is not None and self.writer is not self.transport:
+            self.writer.abort()  # the reading pipe's end ends the writing one
+        if self.on_lost is not None:
+            self.runner.loop.call_soon(self.on_lost)  # once both transports let go
         if self.driver is not None:
             self.driver.fail(str(exc) if exc else "the peer closed the connection")
 
@@ -121,7 +142,7 @@ class _Stream(asyncio.Protocol):
     def _pump(self) -> None:
         """Move queued output into the transport while it takes more."""
         driver = self.driver
-        transport = self.transport
+        transport = self.writer
         assert driver is not None and transport is not None
         while self.writable and (head := driver.head()) is not None:
             if type(head) is memoryview:
@@ -184,32 +205,55 @@ class _Stream(asyncio.Protocol):
 
     def _close(self, clean: bool) -> None:
         transport = self.transport
-        assert transport is not None
+        assert transport is not None and self.writer is not None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         if transport.is_closing():
             return
         if not clean:
-            transport.abort()
+            self._abort_transports()
             return
-        transport.close()  # after what the transport still buffers; bounded:
-        self.runner.loop.call_later(self.binding.limits.send_timeout, self._cut_if_open)
+        self.writer.close()  # after what the transport still buffers; bounded:
+        if self.writer is not transport:
+            transport.close()
+        self.runner.loop.call_later(self.bound.limits.send_timeout, self._cut_if_open)
 
     def _cut_if_open(self) -> None:
-        if self in self.runner.connections and self.transport is not None:
-            self.transport.abort()  # the peer took nothing for send_timeout
+        if self in self.runner.connections:
+            self._abort_transports()  # the peer took nothing for send_timeout
+
+    def _abort_transports(self) -> None:
+        for transport in {self.transport, self.writer} - {None}:
+            transport.abort()  # type: ignore[union-attr]
 
     def abort(self) -> None:
         if self.driver is not None:
             self.driver.abort("cut at shutdown")
-        if self.transport is not None:
-            self.transport.abort()
+        self._abort_transports()
+
+
+class _WriteSide(asyncio.BaseProtocol):
+    """The protocol of a write pipe: its flow control goes to the connection."""
+
+    def __init__(self, stream: _Stream) -> None:
+        self.stream = stream
+
+    def pause_writing(self) -> None:
+        self.stream.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.stream.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.stream.driver is not None:
+            self.stream.driver.fail(str(exc))
+            self.stream._after()
 
 
 class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, binding: Binding) -> None:
-        self.binding = binding
+    def __init__(self, bound: Bound) -> None:
+        self.binding = bound
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -231,9 +275,12 @@ class _Datagrams(asyncio.DatagramProtocol):
 class AsyncRunner:
     """Serves its bindings on one event loop until :meth:`request_stop`."""
 
-    def __init__(self, bindings: list[Binding]) -> None:
-        self.bindings = bindings
+    def __init__(self, bound: list[Bound], *, serve: list[Bound]) -> None:
+        """``bound``: every async binding (for limits); ``serve``: those whose sockets
+        asyncio accepts on itself (the rest come through :meth:`adopt`)."""
+        self.bound = serve
         self.connections: set[_Stream] = set()
+        self.aside = Aside()  # streams that may not be made non-blocking (stdio)
         self.loop = new_event_loop()
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -241,10 +288,10 @@ class AsyncRunner:
         self._wake_r, self.wakeup_fd = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self.wakeup_fd, False)
-        self.grace = max((b.limits.grace for b in bindings), default=5.0)
+        self.grace = max((b.limits.grace for b in bound), default=5.0)
         shortest = min((min(b.limits.idle_timeout, b.limits.send_timeout,
                             b.limits.message_timeout, b.limits.handshake_timeout)
-                        for b in bindings), default=10.0)
+                        for b in bound), default=10.0)
         self.sweep_every = min(1.0, max(0.02, shortest / 10))  # deadlines: +10% at most
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -284,21 +331,52 @@ class AsyncRunner:
             if hurry:
                 self.loop.call_soon_threadsafe(self._hurry.set)
 
+    def adopt(self, bound: Bound, stream: Stream, peer: str) -> None:
+        """Serve a stream the hub accepted (counted in already); any thread."""
+        if not stream.nonblocking:
+            self.aside.start(bound, stream, peer)
+            return
+        self.loop.call_soon_threadsafe(
+            lambda: self.loop.create_task(self._adopt(bound, stream, peer)))
+
+    async def _adopt(self, bound: Bound, stream: Stream, peer: str) -> None:
+        protocol = _Stream(self, bound, peer=peer)
+        try:
+            if isinstance(stream, SocketStream):
+                stream.set_blocking(False)
+                await self.loop.connect_accepted_socket(lambda: protocol, stream.sock,
+                                                        ssl=bound.tls)
+                return
+            stream.set_blocking(False)
+            protocol.on_lost = stream.close  # the descriptors are the stream's to close
+            writer, _ = await self.loop.connect_write_pipe(
+                lambda: _WriteSide(protocol), os.fdopen(stream.write_fd, "wb", closefd=False))
+            protocol.writer = writer
+            await self.loop.connect_read_pipe(
+                lambda: protocol, os.fdopen(stream.read_fd, "rb", closefd=False))
+        except (OSError, ValueError) as exc:
+            log.warning("%s %s: cannot serve %s: %s", bound.label, bound.local, peer, exc)
+            stream.close()
+            bound.leave(peer)
+
     async def _serve(self) -> None:
         servers: list[asyncio.Server] = []
         datagrams: list[asyncio.BaseTransport] = []
-        for binding in self.bindings:
-            assert binding.sock is not None
-            if binding.address.is_datagram:
+        for bound in self.bound:
+            listener = bound.listener
+            sock = getattr(listener, "sock", None)
+            if sock is None:
+                continue  # accepted by the hub, handed over through adopt()
+            if bound.address.is_datagram:
                 transport, _ = await self.loop.create_datagram_endpoint(
-                    lambda b=binding: _Datagrams(b), sock=binding.sock  # type: ignore[misc]
+                    lambda b=bound: _Datagrams(b), sock=sock  # type: ignore[misc]
                 )
                 datagrams.append(transport)
             else:
                 servers.append(await self.loop.create_server(
-                    lambda b=binding: _Stream(self, b), sock=binding.sock, backlog=BACKLOG,
-                    ssl=binding.tls,
-                    ssl_handshake_timeout=binding.limits.handshake_timeout if binding.tls
+                    lambda b=bound: _Stream(self, b), sock=sock, backlog=BACKLOG,
+                    ssl=bound.tls,
+                    ssl_handshake_timeout=bound.limits.handshake_timeout if bound.tls
                     else None,
                 ))
         self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
@@ -315,4 +393,22 @@ class AsyncRunner:
             await asyncio.sleep(0.02)
         for connection in list(self.connections):
             connection.abort()
+        self.aside.abort()
         await asyncio.sleep(0)  # let connection_lost run
+        self.aside.join()
+
+
+class AsyncModel(Model):
+    """The async model as the hub sees it, for the streams the hub accepts itself
+    (everything but sockets): they go to the runner's loop."""
+
+    name = "async"
+
+    def __init__(self, runner: AsyncRunner) -> None:
+        self.runner = runner
+
+    def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
+        self.runner.adopt(bound, stream, peer)
+
+    def active(self) -> int:
+        return len(self.runner.connections) + len(self.runner.aside)

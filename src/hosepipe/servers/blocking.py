@@ -1,50 +1,54 @@
-"""One accepted connection served start to end on the calling thread.
+"""One connection served start to end on the calling thread.
 
-The iterative, thread and fork models call :func:`serve_connection`: the TLS handshake
-for ``tls://`` bindings, then a :class:`~hosepipe.driving.driver.Driver` run over a
-blocking :class:`~hosepipe.transports.streams.SocketStream`
-(:func:`hosepipe.driving.blocking.drive`), then closing and the accounting.
+The thread and fork models call :func:`serve_connection`: the TLS handshake for
+``tls://`` bindings, then a :class:`~hosepipe.driving.driver.Driver` run over the
+blocking stream (:func:`hosepipe.driving.blocking.drive`), then closing and the
+accounting. :class:`Aside` runs such connections on threads of their own for the loop
+models, when a stream may not be made non-blocking (our own stdio).
 """
 
 from __future__ import annotations
 
 import contextlib
-import socket
+import threading
 from collections.abc import Callable
 
 from hosepipe.driving.blocking import Wake, drive
 from hosepipe.driving.driver import Driver
 from hosepipe.errors import ConnectError, HosepipeError
-from hosepipe.servers.base import Binding, Tally, limit_log
-from hosepipe.transports.streams import SocketStream, Stream
+from hosepipe.servers.base import Bound, Tally, limit_log
+from hosepipe.transports.base import Stream
+from hosepipe.transports.streams import SocketStream
 from hosepipe.transports.tls import secure_accepted
 
-__all__ = ["serve_connection"]
+__all__ = ["Aside", "serve_connection"]
 
 
 def _no_wake() -> None:
     pass
 
 
-def serve_connection(binding: Binding, sock: socket.socket, peer: str,
+def serve_connection(bound: Bound, stream: Stream, peer: str,
                      track: Callable[[Stream | None], None] = lambda stream: None) -> None:
     """Serve one connection on this thread. ``track`` is told the stream while it runs
     (and ``None`` after), so that a model can cut it at shutdown."""
-    tally = Tally(binding, peer)
+    tally = Tally(bound, peer)
+    stream.set_blocking(True)
     try:
-        if binding.tls is not None:
-            sock = secure_accepted(sock, binding.tls, binding.limits.handshake_timeout)
+        if bound.tls is not None:
+            assert isinstance(stream, SocketStream)
+            stream = SocketStream(secure_accepted(stream.sock, bound.tls,
+                                                  bound.limits.handshake_timeout), peer)
     except ConnectError as exc:
-        limit_log.warning(f"tls:{binding.bound}", "%s: %s", tally.label, exc)
+        limit_log.warning(f"tls:{bound.local}", "%s: %s", tally.label, exc)
         tally.done(f"refused: {exc}")
         return
-    stream = SocketStream(sock, peer)
-    wake = Wake() if binding.service.pushes else None
-    driver = Driver(binding.limits, label=tally.label, on_done=tally.done,
+    wake = Wake() if bound.service.pushes else None
+    driver = Driver(bound.limits, label=tally.label, on_done=tally.done,
                     waker=wake.set if wake is not None else _no_wake)
     track(stream)
     try:
-        driver.open(binding.conversation, binding.context(peer))
+        driver.open(bound.conversation, bound.context(peer))
         drive(driver, stream, wake)
         with contextlib.suppress(HosepipeError):
             stream.send_eof()
@@ -54,3 +58,49 @@ def serve_connection(binding: Binding, sock: socket.socket, peer: str,
         if wake is not None:
             wake.close()
         driver.abort("cut at shutdown")  # no-op if it finished; else ends it, accounted
+
+
+class Aside:
+    """Connections of a loop model served on threads of their own (blocking streams)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: set[Stream] = set()
+        self._threads: set[threading.Thread] = set()
+
+    def start(self, bound: Bound, stream: Stream, peer: str) -> None:
+        thread = threading.Thread(target=self._serve, args=(bound, stream, peer),
+                                  name="hosepipe-aside", daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def _serve(self, bound: Bound, stream: Stream, peer: str) -> None:
+        def track(current: Stream | None) -> None:
+            with self._lock:
+                if current is None:
+                    self._streams.discard(stream)
+                else:
+                    self._streams.add(current)
+
+        try:
+            serve_connection(bound, stream, peer, track)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def abort(self) -> None:
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.abort()
+
+    def join(self) -> None:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join()

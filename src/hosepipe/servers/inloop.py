@@ -2,86 +2,86 @@
 
 The select model runs every connection this way, the iterative model one at a time.
 A :class:`LoopConnection` is a :class:`~hosepipe.driving.driver.Driver` plus a
-non-blocking socket registered in the hub's selector for what the driver wants:
+non-blocking stream (a socket, a pair of FIFOs, a serial line) whose descriptors are
+registered in the hub's selector for what the driver wants:
 reading while it ``wants_read``, writing while it has output queued. Bytes go from one
 receive buffer shared by the loop to the driver; a single reply goes straight to
-``send()`` and only what the socket did not take is queued; several small items leave
-in one ``sendmsg``. Deadlines are kept lazily: one live timer per connection in the
+``send()`` and only what the stream did not take is queued; several small items leave
+in one ``sendmsg``/``writev``. Deadlines are kept lazily: one live timer per connection in the
 hub, re-armed when it fires early. Pushes from other threads come through the hub's
 ``call_soon``.
 
 ``tls://`` connections first run the server side of the TLS handshake, non-blocking,
 within ``handshake_timeout``; then the same loop runs over the TLS socket (file regions
 are copied through it, never ``sendfile``d past the encryption).
+
+A stream that may not be made non-blocking (our own stdio, shared with whoever started
+us) is not driven here: :func:`serve_elsewhere` runs it on a thread of its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
 import selectors
-import socket
 import ssl
 import time
 from collections.abc import Callable
 
 from hosepipe.driving.driver import Driver, Region
 from hosepipe.errors import reason_of
-from hosepipe.servers.base import Binding, Tally, limit_log
+from hosepipe.servers.base import Bound, Tally, limit_log
 from hosepipe.servers.hub import Hub
+from hosepipe.transports.base import Stream
+from hosepipe.transports.streams import SocketStream
 
 __all__ = ["LoopConnection"]
 
 log = logging.getLogger("hosepipe.server")
 
-SENDFILE_CHUNK = 1024 * 1024
-TLS_CHUNK = 256 * 1024
 _WAIT = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 class LoopConnection:
-    __slots__ = ("area", "binding", "driver", "events", "hub", "on_end", "peer", "scheduled",
-                 "sock", "tally", "timer_at", "tls", "tls_due")
+    __slots__ = ("area", "bound", "driver", "events", "hub", "on_end", "peer", "scheduled",
+                 "stream", "tally", "timer_at", "tls", "tls_due", "write_events")
 
-    def __init__(self, hub: Hub, binding: Binding, sock: socket.socket, peer: str,
+    def __init__(self, hub: Hub, bound: Bound, stream: Stream, peer: str,
                  *, area: memoryview, on_end: Callable[[LoopConnection], None]) -> None:
         self.hub = hub
-        self.binding = binding
+        self.bound = bound
         self.peer = peer
         self.area = area  # the loop's receive buffer
         self.on_end = on_end
-        self.events = 0
+        self.events = 0  # registered for the read descriptor (or the only one)
+        self.write_events = 0  # registered for a separate write descriptor
         self.timer_at = math.inf
         self.scheduled = False  # a drain or read is queued on the hub (call_soon)
         self.driver: Driver | None = None
-        self.tls = binding.tls is not None
+        self.tls = bound.tls is not None
         self.tls_due = math.inf
-        self.tally = Tally(binding, peer)
-        sock.setblocking(False)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = sock
+        self.tally = Tally(bound, peer)
+        stream.set_blocking(False)
+        self.stream = stream
 
     def start(self) -> None:
-        if self.binding.tls is None:
+        if self.bound.tls is None:
             self._converse()
             return
+        assert isinstance(self.stream, SocketStream)
         try:
-            self.sock = self.binding.tls.wrap_socket(self.sock, server_side=True,
-                                                     do_handshake_on_connect=False)
+            self.stream.wrap_tls(self.bound.tls)
         except (OSError, ssl.SSLError) as exc:
             self._refuse(exc)
             return
-        self.tls_due = time.monotonic() + self.binding.limits.handshake_timeout
+        self.tls_due = time.monotonic() + self.bound.limits.handshake_timeout
         self._handshake()
 
     # -- TLS ---------------------------------------------------------------------------
     def _handshake(self) -> None:
-        assert isinstance(self.sock, ssl.SSLSocket)
+        assert isinstance(self.stream, SocketStream)
         try:
-            self.sock.do_handshake()
+            self.stream.handshake_nowait()
         except ssl.SSLWantReadError:
             self._want(selectors.EVENT_READ, self.tls_due)
             return
@@ -96,17 +96,17 @@ class LoopConnection:
 
     def _refuse(self, exc: BaseException | str) -> None:
         reason = exc if isinstance(exc, str) else f"TLS handshake failed: {reason_of(exc)}"
-        limit_log.warning(f"tls:{self.binding.bound}", "%s: %s", self.tally.label, reason)
+        limit_log.warning(f"tls:{self.bound.local}", "%s: %s", self.tally.label, reason)
         self._unregister()
-        self.sock.close()
+        self.stream.close()
         self.tally.done(f"refused: {reason}")
         self.on_end(self)
 
     # -- the conversation ----------------------------------------------------------------
     def _converse(self) -> None:
-        self.driver = Driver(self.binding.limits, label=self.tally.label,
+        self.driver = Driver(self.bound.limits, label=self.tally.label,
                              on_done=self.tally.done, waker=self._wake)
-        self.driver.open(self.binding.conversation, self.binding.context(self.peer))
+        self.driver.open(self.bound.conversation, self.bound.context(self.peer))
         self._flush()
         self.update()
 
@@ -123,12 +123,12 @@ class LoopConnection:
     def _read(self) -> None:
         driver = self.driver
         assert driver is not None
-        sock = self.sock
+        stream = self.stream
         for _ in range(16):  # TLS may hold more decrypted bytes than the socket shows
             if driver.finished or not driver.wants_read:
                 return
             try:
-                n = sock.recv_into(self.area)
+                n = stream.receive_nowait(self.area)
             except _WAIT:
                 return
             except OSError as exc:
@@ -139,7 +139,7 @@ class LoopConnection:
                 self._send_now(out)
             elif driver.out:
                 self._flush()
-            if not (self.tls and n and sock.pending()):  # type: ignore[attr-defined]
+            if not (self.tls and n and stream.buffered()):
                 return
 
     def _send_now(self, data: bytes) -> None:
@@ -147,7 +147,7 @@ class LoopConnection:
         driver = self.driver
         assert driver is not None
         try:
-            sent = self.sock.send(data)
+            sent = self.stream.send_nowait(data)
         except _WAIT:
             sent = 0
         except OSError as exc:
@@ -159,23 +159,19 @@ class LoopConnection:
     def _flush(self) -> None:
         driver = self.driver
         assert driver is not None
-        sock = self.sock
+        stream = self.stream
         while (head := driver.head()) is not None:
             try:
                 if type(head) is memoryview:
                     views = driver.gather()
-                    if len(views) == 1:
-                        sent = sock.send(head)
-                    elif self.tls:
-                        sent = sock.send(b"".join(views))
-                    else:
-                        sent = sock.sendmsg(views)
+                    sent = (stream.send_nowait(head) if len(views) == 1
+                            else stream.send_views_nowait(views))
                     driver.progress(sent)
                     if sent < sum(map(len, views)):
                         return
                     continue
                 assert isinstance(head, Region)
-                sent = self._send_region(head)
+                sent = stream.send_file_nowait(head.fd, head.offset, head.remaining)
             except _WAIT:
                 return
             except OSError as exc:
@@ -186,13 +182,6 @@ class LoopConnection:
                 return
             driver.progress(sent)
 
-    def _send_region(self, head: Region) -> int:
-        if not self.tls:
-            return os.sendfile(self.sock.fileno(), head.fd, head.offset,
-                               min(head.remaining, SENDFILE_CHUNK))
-        chunk = os.pread(head.fd, min(head.remaining, TLS_CHUNK), head.offset)
-        return self.sock.send(chunk) if chunk else 0
-
     def on_timer(self, when: float) -> None:
         if when != self.timer_at:
             return  # stale: a newer timer replaced this one
@@ -200,7 +189,7 @@ class LoopConnection:
         if self.driver is None:
             if time.monotonic() >= self.tls_due:
                 self._refuse(f"TLS handshake not done in "
-                             f"{self.binding.limits.handshake_timeout:g} s")
+                             f"{self.bound.limits.handshake_timeout:g} s")
             else:
                 self._arm(self.tls_due)
             return
@@ -219,7 +208,7 @@ class LoopConnection:
         if self.driver is not None:
             self.driver.drain()
             self._flush()
-            if self.tls and self.driver.wants_read and self.sock.pending():  # type: ignore[attr-defined]
+            if self.tls and self.driver.wants_read and self.stream.buffered():
                 self._read()
             self.update()
 
@@ -236,21 +225,31 @@ class LoopConnection:
             selectors.EVENT_WRITE if driver.out else 0)
         self._want(want, driver.deadline)
         if (self.tls and want & selectors.EVENT_READ and not self.scheduled
-                and self.sock.pending()):  # type: ignore[attr-defined]
+                and self.stream.buffered()):
             self.scheduled = True  # decrypted bytes wait inside: the fd will not say so
             self.hub.call_soon(self._drain)
 
     def _want(self, events: int, due: float) -> None:
-        if events != self.events:
-            selector = self.hub.selector
-            if not self.events:
-                selector.register(self.sock, events, self.on_ready)
-            elif not events:
-                selector.unregister(self.sock)
-            else:
-                selector.modify(self.sock, events, self.on_ready)
-            self.events = events
+        stream = self.stream
+        if stream.read_fd == stream.write_fd:
+            self.events = self._register(stream.read_fd, self.events, events)
+        else:  # a pair of descriptors (FIFOs, pipes): each registered for its direction
+            self.events = self._register(stream.read_fd, self.events,
+                                         events & selectors.EVENT_READ)
+            self.write_events = self._register(stream.write_fd, self.write_events,
+                                               events & selectors.EVENT_WRITE)
         self._arm(due)
+
+    def _register(self, fd: int, now: int, events: int) -> int:
+        if events != now:
+            selector = self.hub.selector
+            if not now:
+                selector.register(fd, events, self.on_ready)
+            elif not events:
+                selector.unregister(fd)
+            else:
+                selector.modify(fd, events, self.on_ready)
+        return events
 
     def _arm(self, due: float) -> None:
         if due < self.timer_at:
@@ -258,17 +257,14 @@ class LoopConnection:
             self.hub.call_at(due, lambda: self.on_timer(due))
 
     def _unregister(self) -> None:
-        if self.events:
-            self.hub.selector.unregister(self.sock)
-            self.events = 0
+        self._want(0, math.inf)
 
     def _close(self) -> None:
         self._unregister()
         assert self.driver is not None
         if self.driver.finished == "closed":
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_WR)
-        self.sock.close()
+            self.stream.send_eof()
+        self.stream.close()
         self.on_end(self)
 
     def abort(self, reason: str) -> None:

@@ -11,13 +11,14 @@ and cuts the conversation when the grace period ends, as under every model.
 
 from __future__ import annotations
 
-import socket
 from collections import deque
 
-from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.base import Bound, Model
+from hosepipe.servers.blocking import Aside
 from hosepipe.servers.hub import Hub
 from hosepipe.servers.inloop import LoopConnection
 from hosepipe.servers.selecting import RECEIVE_SIZE
+from hosepipe.transports.base import Stream
 
 __all__ = ["IterativeModel"]
 
@@ -28,24 +29,28 @@ class IterativeModel(Model):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.current: LoopConnection | None = None
-        self.waiting: deque[tuple[Binding, socket.socket, str]] = deque()
+        self.waiting: deque[tuple[Bound, Stream, str]] = deque()
         self.receive_area = memoryview(bytearray(RECEIVE_SIZE))
+        self.aside = Aside()  # streams that may not be made non-blocking (stdio)
 
-    def _bindings(self) -> list[Binding]:
-        return [b for b in self.hub.bindings if b.model == self.name]
+    def _bound(self) -> list[Bound]:
+        return [b for b in self.hub.bound if b.model == self.name]
 
-    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
-        self.waiting.append((binding, sock, peer))  # accepted in the same batch
+    def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
+        if not stream.nonblocking:
+            self.aside.start(bound, stream, peer)
+            return
+        self.waiting.append((bound, stream, peer))  # accepted in the same batch
         if self.current is None:
             self._next()
 
     def _next(self) -> None:
         if not self.waiting:
-            self.hub.resume_accepting(self._bindings())
+            self.hub.resume_accepting(self._bound())
             return
-        self.hub.pause_accepting(self._bindings())
-        binding, sock, peer = self.waiting.popleft()
-        self.current = LoopConnection(self.hub, binding, sock, peer, area=self.receive_area,
+        self.hub.pause_accepting(self._bound())
+        bound, stream, peer = self.waiting.popleft()
+        self.current = LoopConnection(self.hub, bound, stream, peer, area=self.receive_area,
                                       on_end=self._ended)
         self.current.start()
 
@@ -56,12 +61,16 @@ class IterativeModel(Model):
                 self.hub.call_soon(self._next)
 
     def active(self) -> int:
-        return (self.current is not None) + len(self.waiting)
+        return (self.current is not None) + len(self.waiting) + len(self.aside)
 
     def abort(self) -> None:
         if self.current is not None:
             self.current.abort("cut at shutdown")
         while self.waiting:
-            binding, sock, peer = self.waiting.popleft()
-            sock.close()
-            binding.leave(peer)
+            bound, stream, peer = self.waiting.popleft()
+            stream.close()
+            bound.leave(peer)
+        self.aside.abort()
+
+    def close(self) -> None:
+        self.aside.join()

@@ -1,18 +1,19 @@
 """The select model: every connection non-blocking, in the hub's one selector loop.
 
 Each accepted connection becomes a :class:`~hosepipe.servers.inloop.LoopConnection`
-(a driver plus a non-blocking socket registered in the hub's selector) and runs
+(a driver plus a non-blocking stream registered in the hub's selector) and runs
 concurrently with all the others on the hub's thread. ``tls://`` is served too: the
-handshake runs non-blocking, within ``handshake_timeout``.
+handshake runs non-blocking, within ``handshake_timeout``. A stream that may not be
+made non-blocking (stdio) is served on a thread of its own.
 """
 
 from __future__ import annotations
 
-import socket
-
-from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.base import Bound, Model
+from hosepipe.servers.blocking import Aside
 from hosepipe.servers.hub import Hub
 from hosepipe.servers.inloop import LoopConnection
+from hosepipe.transports.base import Stream
 
 __all__ = ["RECEIVE_SIZE", "SelectModel"]
 
@@ -29,16 +30,24 @@ class SelectModel(Model):
         self.hub = hub
         self.connections: set[LoopConnection] = set()
         self.receive_area = memoryview(bytearray(RECEIVE_SIZE))
+        self.aside = Aside()
 
-    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
-        connection = LoopConnection(self.hub, binding, sock, peer, area=self.receive_area,
+    def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
+        if not stream.nonblocking:
+            self.aside.start(bound, stream, peer)
+            return
+        connection = LoopConnection(self.hub, bound, stream, peer, area=self.receive_area,
                                     on_end=self.connections.discard)
         self.connections.add(connection)
         connection.start()
 
     def active(self) -> int:
-        return len(self.connections)
+        return len(self.connections) + len(self.aside)
 
     def abort(self) -> None:
         for connection in list(self.connections):
             connection.abort("cut at shutdown")
+        self.aside.abort()
+
+    def close(self) -> None:
+        self.aside.join()

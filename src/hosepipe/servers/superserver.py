@@ -8,7 +8,7 @@ connections, in-flight conversations get the grace period, exit.
 
 Bindings of the iterative, thread, fork and select models share one hub loop; async
 bindings run on an asyncio loop, in this thread when they are alone, else in a second
-thread. exec services always go to the hub (a program needs no conversation driver).
+thread. Services that take connections over (exec programs) always go to the hub.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import signal
 import threading
 
 from hosepipe.errors import ConfigError, HosepipeError
-from hosepipe.servers.asynchronous import AsyncRunner
-from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.asynchronous import AsyncModel, AsyncRunner
+from hosepipe.servers.base import Binding, Bound, Model
 from hosepipe.servers.forking import ForkModel
 from hosepipe.servers.hub import Hub
 from hosepipe.servers.iterative import IterativeModel
@@ -27,8 +27,8 @@ from hosepipe.servers.selecting import SelectModel
 from hosepipe.servers.signals import SignalGuard
 from hosepipe.servers.threaded import ThreadModel
 from hosepipe.service import Service
-from hosepipe.services.program import Program
-from hosepipe.transports.listen import close_listener, describe_bound, open_listener
+from hosepipe.transports.base import Listener
+from hosepipe.transports.listen import open_listener
 
 __all__ = ["MODELS", "Superserver", "separate_state_error", "shares_process_state"]
 
@@ -61,17 +61,18 @@ class Superserver:
                 choices = ", ".join(MODELS)
                 raise ConfigError(f"unknown model {binding.model!r}; choose from {choices}")
             service = binding.service
-            if binding.address.is_datagram and not service.datagrams:
-                raise ConfigError(f"{binding.label} does not answer datagrams ({binding.address})")
-            if binding.address.scheme == "tls" and binding.tls is None:
-                raise ConfigError(f"{binding.address} needs a certificate: --cert FILE "
-                                  "[--key FILE]")
-            if not binding.address.is_datagram and not service.streams:
-                raise ConfigError(f"{binding.label} does not serve streams ({binding.address})")
+            address = binding.where
+            if address.is_datagram and not service.datagrams:
+                raise ConfigError(f"{binding.label} does not answer datagrams ({address})")
+            if address.scheme == "tls" and binding.tls is None:
+                raise ConfigError(f"{address} needs a certificate: --cert FILE [--key FILE]")
+            if not address.is_datagram and not service.streams:
+                raise ConfigError(f"{binding.label} does not serve streams ({address})")
             if binding.model in SEPARATE and not shares_process_state(service):
                 raise ConfigError(separate_state_error(binding.label, f"the {binding.model} "
                                                        "model"))
         self.bindings = bindings
+        self.bound: list[Bound] = []  # once open: the live state of each binding
         self._hub: Hub | None = None
         self._runner: AsyncRunner | None = None
         self._stop_early = False
@@ -85,23 +86,27 @@ class Superserver:
         self._guard = SignalGuard(self.shutdown, self.hurry).install()
         return self._guard
 
-    def open(self) -> list[Binding]:
+    def open(self) -> list[Bound]:
         """Bind every address; on any failure close those already bound and raise."""
+        if self.bound:
+            return self.bound
         try:
             for binding in self.bindings:
-                binding.sock = open_listener(binding.address)
-                binding.bound = describe_bound(binding.address, binding.sock)
+                self.bound.append(Bound(binding, open_listener(binding.where)))
         except HosepipeError:
             self.close()
             raise
-        return self.bindings
+        return self.bound
+
+    @property
+    def addresses(self) -> list[str]:
+        """The address each binding actually got (port 0 made real), once open."""
+        return [bound.local for bound in self.bound]
 
     def close(self) -> None:
         """Close the listeners and release every service (idempotent)."""
-        for binding in self.bindings:
-            if binding.sock is not None:
-                close_listener(binding.address, binding.sock)
-                binding.sock = None
+        for bound in self.bound:
+            bound.close()
         for service in {id(b.service): b.service for b in self.bindings}.values():
             service.close()
 
@@ -114,28 +119,31 @@ class Superserver:
 
     def _in_child(self) -> None:
         """In a forked child: drop the parent's listeners and loop."""
-        for binding in self.bindings:
-            if binding.sock is not None:
-                binding.sock.close()
+        for bound in self.bound:
+            if isinstance(bound.listener, Listener):
+                bound.listener.forget()
         for loop in (self._hub, self._runner):
             if loop is not None:
                 loop.close_fds()
 
-    def _models(self, hub: Hub, bindings: list[Binding]) -> dict[str, Model]:
+    def _models(self, hub: Hub, bound: list[Bound]) -> dict[str, Model]:
         models: dict[str, Model] = {}
-        for binding in bindings:
-            if binding.model in models:
+        for one in bound:
+            if one.model in models:
                 continue
-            if binding.model == "iterative":
+            if one.model == "iterative":
                 models["iterative"] = IterativeModel(hub)
-            elif binding.model == "thread":
-                pooled = [b.limits for b in bindings if b.model == "thread"]
+            elif one.model == "thread":
+                pooled = [b.limits for b in bound if b.model == "thread"]
                 models["thread"] = ThreadModel(max(limits.threads for limits in pooled),
                                                retire_after=max(x.thread_idle for x in pooled))
-            elif binding.model == "fork":
+            elif one.model == "fork":
                 models["fork"] = ForkModel(self._in_child)
-            elif binding.model == "select":
+            elif one.model == "select":
                 models["select"] = SelectModel(hub)
+            elif one.model == "async":
+                assert self._runner is not None
+                models["async"] = AsyncModel(self._runner)
         return models
 
     def run(self) -> None:
@@ -150,15 +158,17 @@ class Superserver:
                 self._guard = None
 
     def _run(self, main: bool) -> None:
-        if any(b.sock is None for b in self.bindings):
-            self.open()
-        in_hub = [b for b in self.bindings if b.model != "async" or isinstance(b.service, Program)]
-        in_loop = [b for b in self.bindings if b not in in_hub]
+        bound = self.open()
+        # asyncio accepts on its own sockets; the hub on everything else (other
+        # listeners and endpoints of async bindings too, handed over to the loop)
+        in_loop = [b for b in bound if b.model == "async" and not b.service.handoff
+                   and getattr(b.listener, "sock", None) is not None]
+        in_hub = [b for b in bound if b not in in_loop]
+        if in_loop or any(b.model == "async" for b in in_hub):
+            self._runner = AsyncRunner([b for b in bound if b.model == "async"], serve=in_loop)
         if in_hub:
             self._hub = Hub(in_hub, {})
             self._hub.models = self._models(self._hub, in_hub)
-        if in_loop:
-            self._runner = AsyncRunner(in_loop)
         try:
             self._serve(main)
         finally:
