@@ -145,6 +145,12 @@ class Book(Service):
     name = "book"
 
     def __init__(self, *, db: str | None = None) -> None:
+        """Options:
+
+        db: the database, ``sqlite:///PATH`` (``?synchronous=NORMAL`` for speed over
+            durability) or ``postgresql://USER@HOST/DBNAME``; default: SQLite in
+            ``$XDG_DATA_HOME/hosepipe/book.sqlite3``.
+        """
         self.store = open_store(db)
         self._messages = _BookMessages(self.store)
 

@@ -144,6 +144,14 @@ class Files(Service):
 
     def __init__(self, *, root: str | None = None, uploads: str | None = None,
                  max_upload: str | int = "1GiB", hidden: bool = False) -> None:
+        """Options:
+
+        root: the directory served; default ``~/.local/share/hosepipe/public``
+            (created empty).
+        uploads: the directory ``put`` stores files in; default: no uploads taken.
+        max_upload: the largest upload accepted (bytes, or with a unit: 500MB, 2GiB).
+        hidden: serve and list hidden (dot) names too.
+        """
         root = os.path.expanduser(root) if root else default_root()
         if root == default_root():
             os.makedirs(root, exist_ok=True)
