@@ -34,7 +34,10 @@ from hosepipe.services import BUILTINS
 from hosepipe.services.clocks import rfc868_decode
 from hosepipe.transports.connect import connect_datagram
 
-__all__ = ["MODES", "daytime", "echo", "is_error_reply", "ni", "rfc868_time", "square", "upper"]
+__all__ = [
+    "MODES", "connect", "daytime", "echo", "is_error_reply", "ni", "rfc868_time", "square",
+    "upper",
+]
 
 MODES = ("auto", "lines", "bare")
 
@@ -68,9 +71,15 @@ def _datagram(address: Address, payload: bytes, timeout: float | None,
             raise Timeout(f"no answer from {address} in {timeout:g} s") from exc
 
 
-def _connect(address: Address, service: str, timeout: float | None,
-             authkey: bytes | None, pause: float = DEFAULT_PAUSE) -> LineClient:
-    child = BUILTINS[service]() if isinstance(address, PipeAddress) else None
+def connect(address: str | Address, service: str | None = None, *,
+            timeout: float | None = 10.0, authkey: bytes | None = None,
+            pause: float = DEFAULT_PAUSE) -> LineClient:
+    """A :class:`LineClient` connected (and authenticated, with ``authkey``) to
+    ``address``; for ``pipe:`` a forked child serves the built-in ``service``."""
+    address = parse_address(address)
+    if isinstance(address, PipeAddress) and service is None:
+        raise UsageError("pipe: needs a service to run in the child")
+    child = BUILTINS[service]() if isinstance(address, PipeAddress) and service else None
     stream = open_stream(address, timeout=timeout, service=child)
     try:
         return LineClient(stream, timeout=timeout, authkey=authkey, pause=pause)
@@ -87,7 +96,7 @@ def echo(address: str | Address, message: str, *, timeout: float | None = 10.0,
     payload = _encode(message) + b"\n"
     if _is_udp(address):
         return _decode(_datagram(address, payload, timeout, authkey))
-    with _connect(address, "echo", timeout, authkey, pause) as client:
+    with connect(address, "echo", timeout=timeout, authkey=authkey, pause=pause) as client:
         client.send(payload)
         client.send_eof()
         reply = client.read_echo(payload)
@@ -100,7 +109,7 @@ def _speaks_first(address: Address, service: str, timeout: float | None,
                   authkey: bytes | None) -> bytes:
     if _is_udp(address):
         return _datagram(address, b"", timeout, authkey)
-    with _connect(address, service, timeout, authkey) as client:
+    with connect(address, service, timeout=timeout, authkey=authkey) as client:
         client.send_eof()
         return client.read_to_end(limit=4096)
 
@@ -152,7 +161,7 @@ def _converse(
         raise UsageError(f"mode {mode!r}: choose from {', '.join(MODES)}")
     address = parse_address(address)
     messages = list(messages)
-    with _connect(address, service, timeout, authkey, pause) as client:
+    with connect(address, service, timeout=timeout, authkey=authkey, pause=pause) as client:
         if isinstance(address, ExecAddress) and mode != "bare":
             yield from _pipelined(client, messages, lines_per_reply)
         else:

@@ -179,6 +179,13 @@ class LineClient:
                 break
         return self._take(len(self._buffer))
 
+    def receive_some(self) -> bytes:
+        """What is buffered, else what one receive brings; ``b""`` at the end of the
+        stream. (For raw data after the handshake, such as a classic file.)"""
+        if not self._buffer and not self._eof:
+            self._fill(self.timeout)
+        return self._take(len(self._buffer))
+
     def read_to_end(self, limit: int = 1 << 24) -> bytes:
         """Everything until the server closes (at most ``limit`` bytes)."""
         while not self._eof:
