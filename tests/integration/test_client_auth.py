@@ -178,3 +178,21 @@ def test_short_keys_are_refused(tmp_path: Path) -> None:
     assert re.search("at least 16 bytes", result.stderr)
     with pytest.raises(HosepipeError):
         read_authkey(str(path))
+
+
+def test_book_takes_authkey_file(keyfile: Path, tmp_path: Path) -> None:
+    server = start_server("book@tcp://127.0.0.1:0", "--db", f"sqlite://{tmp_path}/b.sqlite3",
+                          "--authkey-file", str(keyfile))
+    try:
+        address = server.address("book")
+        result = run_cli("book", "-a", address, "--authkey-file", str(keyfile),
+                         "add", "Arthur", "1", "High St", "Camelot", "555")
+        assert result.returncode == 0, result.stderr
+        result = run_with_env("book", "-a", address, "find", "Arthur",
+                              HOSEPIPE_AUTHKEY=KEY.decode())
+        assert result.stdout == "Arthur : 1,High St,Camelot,555\n", result.stderr
+        result = run_cli("book", "-a", address, "list")
+        assert result.returncode == 1
+        assert AUTH_REQUIRED in result.stderr
+    finally:
+        assert server.stop() == 0

@@ -22,10 +22,12 @@ DEFAULT_ADDRESS = "tcp://127.0.0.1:50004"
 
 class BookClient:
     def __init__(self, address: str | Address = DEFAULT_ADDRESS, *, db: str | None = None,
-                 timeout: float | None = 30.0, tls: ssl.SSLContext | None = None) -> None:
+                 timeout: float | None = 30.0, tls: ssl.SSLContext | None = None,
+                 authkey: bytes | None = None) -> None:
         address = parse_address(address)
         self.service = Book(db=db) if isinstance(address, PipeAddress) else None
-        self.client = Client(address, service=self.service, timeout=timeout, tls=tls)
+        self.client = Client(address, service=self.service, timeout=timeout, tls=tls,
+                             authkey=authkey)
 
     def _call(self, op: str, **arguments: Any) -> Any:
         return self.client.request({"op": op, **arguments})

@@ -12,6 +12,7 @@ from hosepipe.book.entry import Entry
 from hosepipe.book.flatfile import read_flat, write_flat
 from hosepipe.book.menu import run_menu
 from hosepipe.commands import Handler, Subparsers
+from hosepipe.commands.common import add_auth_option, authkey_of, timeout_arg
 
 __all__ = ["add_parsers", "run"]
 
@@ -29,7 +30,9 @@ def add_parsers(sub: Subparsers) -> dict[str, Handler]:
     p.add_argument("--db", metavar="URL", help="database for --local: sqlite:///PATH or "
                    "postgresql://... (default: SQLite in ~/.local/share/hosepipe)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
-    p.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument("-t", "--timeout", type=timeout_arg, default=30.0, metavar="SECONDS",
+                   help="seconds; 0 or none: wait for ever (default 30)")
+    add_auth_option(p)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="add (or replace) an entry")
     for field in ("name", "house", "street", "town", "phone"):
@@ -84,7 +87,8 @@ def _act(args: argparse.Namespace, book: BookClient) -> None:
 
 def run(args: argparse.Namespace) -> int:
     address = "pipe:" if args.local else args.address
-    with BookClient(address, db=args.db, timeout=args.timeout) as book:
+    with BookClient(address, db=args.db, timeout=args.timeout,
+                    authkey=authkey_of(args)) as book:
         if args.action:
             _act(args, book)
             return 0
