@@ -176,3 +176,15 @@ def test_services_describes_a_users_class() -> None:
     result = run_cli("services", "tests.integration.user_services:Countdown")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("tests.integration.user_services:Countdown")
+
+
+def test_framed_error_replies_exit_1(tmp_path: Path) -> None:
+    server = start_server("files@tcp://127.0.0.1:0", "--root", str(tmp_path))
+    try:
+        for args in (["get", "missing.txt", "-o", str(tmp_path / "x")], ["ls", "nodir"],
+                     ["put", __file__]):
+            result = run_cli(*args[:1], "-a", server.address("files"), *args[1:])
+            assert result.returncode == 1, args
+            assert result.stderr.startswith("hosepipe: error: "), result.stderr
+    finally:
+        assert server.stop() == 0

@@ -37,8 +37,10 @@ def keyfile(tmp_path: Path) -> Path:
 @pytest.fixture
 def keyed(keyfile: Path, tmp_path: Path) -> Iterator[ServerProcess]:
     (tmp_path / "hello.txt").write_text("hello\n")
+    (tmp_path / "incoming").mkdir()
     server = start_server(*(f"{name}@tcp://127.0.0.1:0" for name in SERVICES),
-                          "--root", str(tmp_path), "--authkey-file", str(keyfile))
+                          "--root", str(tmp_path), "--uploads", str(tmp_path / "incoming"),
+                          "--authkey-file", str(keyfile))
     yield server
     assert server.stop() == 0
 
@@ -54,6 +56,8 @@ def commands(server: ServerProcess, tmp_path: Path) -> dict[str, list[str]]:
         "ni": ["ni", "-a", a("ni"), "shrubbery"],
         "ls": ["ls", "-a", a("files"), "--json"],
         "get": ["get", "-a", a("files"), "hello.txt", "-o", str(tmp_path / "got.txt")],
+        "put": ["put", "-a", a("files"), str(tmp_path / "hello.txt"), "--as",
+                f"up{len(list((tmp_path / 'incoming').iterdir()))}.txt"],
     }
 
 
