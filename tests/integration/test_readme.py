@@ -265,6 +265,8 @@ class Shell:
 
     def serve(self, command: Command) -> None:
         args = serve_args(command.text, self.world.tmp)
+        assert "@" in " ".join(args) or "--config" in args, (
+            f"{self.where(command)}: with no binding it would take the default ports")
         if any(arg.endswith("@stdio:") for arg in args):
             result = self.world.run(shlex.join(["hosepipe", "serve", *args]), stdin="knights\n")
             assert (result.returncode, result.stdout) == (0, "KNIGHTS\n"), self.where(command)
@@ -311,7 +313,7 @@ def run_shell(world: World, block: Block) -> None:
         for command in commands(block):
             reason = next((why for part, why in SKIP_LINES.items() if part in command.text),
                           None)
-            if reason is None and command.text.startswith("hosepipe serve"):
+            if reason is None and command.text.split()[:2] == ["hosepipe", "serve"]:
                 shell.serve(command)
             elif reason is None:
                 shell.client(command)
