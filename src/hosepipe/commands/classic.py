@@ -31,6 +31,21 @@ answers at the end of its input (exec:tr a-z A-Z) answers at once. An error repl
 goes to standard error and the exit status is 1."""
 
 
+EXAMPLES = {
+    "echo": "hosepipe echo hello world\n  hosepipe echo -a udp://127.0.0.1:50007 over udp",
+    "daytime": "hosepipe daytime\n  hosepipe daytime -a udp://127.0.0.1:50013",
+    "time": "hosepipe time\n  hosepipe time -a udp://127.0.0.1:50037",
+    "square": "hosepipe square 3 -12 99999999999\n  hosepipe square -a 127.0.0.1:50007 7 "
+              "   (the tutorial's squares server)",
+    "upper": "hosepipe upper knights 'who say ni'\n  hosepipe upper -a 'exec:tr a-z A-Z' knights",
+    "ni": "hosepipe ni 'The Knights who say Ni!'\n  hosepipe ni -a 127.0.0.1:50009 shrubbery",
+}
+
+
+def _epilog(name: str, text: str = "") -> str:
+    return (text + "\n\n" if text else "") + "examples:\n  " + EXAMPLES[name]
+
+
 def _pause(text: str) -> float:
     value = parse_timeout(text)
     if value is None:
@@ -52,25 +67,26 @@ def _conversation_flags(p: argparse.ArgumentParser) -> None:
 def add_parsers(sub: Subparsers) -> dict[str, Handler]:
     tcp = {name: addresses[0] for name, addresses in DEFAULT_ADDRESSES.items()}
     p = client_parser(sub, "echo", "send text to echo and print what comes back", tcp["echo"],
-                      epilog="The reply is printed as soon as it ends with what was sent "
-                      "(or, with a prefix\nserver such as the tutorial's Echo=>, after "
-                      "--pause seconds of quiet).")
+                      epilog=_epilog("echo", "The reply is printed as soon as it ends with "
+                                     "what was sent (or, with a prefix\nserver such as the "
+                                     "tutorial's Echo=>, after --pause seconds of quiet)."))
     p.add_argument("text", nargs="+")
     p.add_argument("--pause", type=arg_type(_pause, "seconds"), default=DEFAULT_PAUSE,
                    metavar="SECONDS", help="quiet time that ends a reply that is not a plain "
                    f"echo (default {DEFAULT_PAUSE:g})")
-    client_parser(sub, "daytime", "print the daytime service's time (RFC 867)", tcp["daytime"])
+    client_parser(sub, "daytime", "print the daytime service's time (RFC 867)", tcp["daytime"],
+                  epilog=_epilog("daytime"))
     client_parser(sub, "time", "print the time service's value and its time (RFC 868)",
-                  tcp["time"])
+                  tcp["time"], epilog=_epilog("time"))
     p = client_parser(sub, "square", "greet the square service, then square integers",
-                      tcp["square"], epilog=REPLIES)
+                      tcp["square"], epilog=_epilog("square", REPLIES))
     p.add_argument("numbers", nargs="+", metavar="N")
     p.add_argument("--greeting", default="Hi there!", help="what to greet with")
     _conversation_flags(p)
     for name, text in (("upper", "print each TEXT as the upper service answers it"),
                        ("ni", "ask the Knights who say Ni (default: a forked child over pipes)")):
         p = client_parser(sub, name, text, "pipe:" if name == "ni" else tcp[name],
-                          epilog=REPLIES)
+                          epilog=_epilog(name, REPLIES))
         p.add_argument("texts", nargs="+", metavar="TEXT")
         _conversation_flags(p)
     return {"echo": _echo, "daytime": _daytime, "time": _time, "square": _square,

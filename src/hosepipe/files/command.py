@@ -53,6 +53,23 @@ __all__ = ["HELLO_TIMEOUT", "add_parsers", "run_get", "run_ls", "run_put"]
 
 HELLO_TIMEOUT = 3.0  # seconds a server gets to answer the framed hello before `get` falls back
 
+GET_HELP = f"""\
+Download PATH, verified by SHA-256. The file goes to NAME.part first and becomes NAME
+once whole and verified. A NAME.part left by an earlier run is resumed (only the rest
+is fetched; the whole file is verified, and fetched again from the start if the part
+was not its beginning). After Ctrl-C or a lost connection the part stays: run the
+same command again.
+
+A server that does not answer the framed hello within {HELLO_TIMEOUT:g} s (the tutorial's
+getfile server) is fetched from with the classic protocol (the path and a newline,
+the bytes until close), which has no checksum and no resume; hosepipe says so.
+
+examples:
+  hosepipe get docs/report.pdf                  to ./report.pdf
+  hosepipe get docs/report.pdf -o downloads/    into downloads/ (created)
+  hosepipe get docs/report.pdf -o - | less      to standard output
+  hosepipe get notes.txt -a 127.0.0.1:50001 --classic"""
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--address", default=DEFAULT_ADDRESS,
@@ -64,12 +81,14 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub: Subparsers) -> dict[str, Handler]:
-    p = sub.add_parser("ls", help="list a directory of the file server")
+    p = sub.add_parser("ls", help="list a directory of the file server",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  hosepipe ls\n  hosepipe ls docs --json")
     _common(p)
     p.add_argument("dir", nargs="?", default="", metavar="DIR")
     p.add_argument("--json", action="store_true", help="print the listing as JSON")
     p = sub.add_parser("get", help="download a file (verified by SHA-256)",
-                       description=__doc__.split("\n\n", 1)[1],
+                       description=GET_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p)
     p.add_argument("path", metavar="PATH")
@@ -87,7 +106,12 @@ def add_parsers(sub: Subparsers) -> dict[str, Handler]:
                           "resume")
     protocol.add_argument("--framed", action="store_true",
                           help="never fall back to the classic protocol")
-    p = sub.add_parser("put", help="upload a file (when the server takes uploads)")
+    p = sub.add_parser("put", help="upload a file (when the server takes uploads)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="The server stores it under its name (or --as NAME) once whole "
+                       "and matching its SHA-256;\nan existing name is never overwritten."
+                       "\n\nexamples:\n  hosepipe put big.iso\n  hosepipe put "
+                       "big.iso --as copy.iso -a 127.0.0.1:50001")
     _common(p)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--as", dest="name", metavar="NAME", help="the name on the server")
