@@ -378,10 +378,19 @@ def run_toml(world: World, block: Block) -> None:
 
 
 def check_serving(server: ServerProcess) -> None:
-    """Each tcp binding the server printed takes a connection."""
+    """Each tcp binding the server printed takes a connection, and the server logs it:
+    its loop is running (with its signal handlers), so SIGTERM now is a clean stop."""
+    count = 0
     for line in server.lines:
         if match := re.search(r"tcp://([\d.]+):(\d+)", line):
             socket.create_connection((match[1], int(match[2])), timeout=30).close()
+            count += 1
+    assert server.log_file is not None
+    deadline = time.monotonic() + 30
+    # pread: the server shares the file's offset, which a seek here would move
+    while os.pread(server.log_file.fileno(), 1 << 20, 0).count(b"connection from") < count:
+        assert server.process.poll() is None and time.monotonic() < deadline, server.lines
+        time.sleep(0.02)
 
 
 RUNNERS = {"shell": run_shell, "python": run_python, "toml": run_toml}
