@@ -111,7 +111,8 @@ class AsyncClient:
             link = await asyncio.wait_for(_open(address, tls, service), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise ConnectError(f"cannot connect to {address}: {reason_of(exc)}") from exc
-        protocol = ClientProtocol(codec=codec, max_frame=max_frame, authkey=authkey, raw=raw)
+        protocol = ClientProtocol(codec=codec, max_frame=max_frame, authkey=authkey, raw=raw,
+                                  tell_classic=hello_timeout is not None)
         client = cls(link, protocol, timeout)
         try:
             await client._handshake(timeout if hello_timeout is None else hello_timeout)

@@ -69,12 +69,14 @@ class Client:
         challenge it back). ``raw``: no hello and no envelope, for a plain
         :mod:`multiprocessing.connection` Listener (use the ``pickle`` or ``bytes``
         codec then). ``hello_timeout``: how long the server may take to answer the
-        hello (default ``timeout``); a server that does not answer it as a hosepipe
-        server would raises :class:`~hosepipe.client_protocol.NotFramed`."""
+        hello; given, a server that does not answer it as a hosepipe server would
+        (no answer in time, a close, bytes that are not a frame) raises
+        :class:`~hosepipe.client_protocol.NotFramed`, the cue for a classic fallback.
+        Without it the hello waits ``timeout`` and such failures raise as they are."""
         self.timeout = timeout
         self.raw = raw
         self.protocol = ClientProtocol(codec=codec, max_frame=max_frame, authkey=authkey,
-                                       raw=raw)
+                                       raw=raw, tell_classic=hello_timeout is not None)
         self.codec = self.protocol.codec
         self.stream = open_stream(address, timeout=timeout, service=service, tls=tls)
         try:

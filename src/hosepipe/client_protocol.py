@@ -86,8 +86,12 @@ class ClientProtocol:
 
     def __init__(self, *, codec: str = "msgpack", max_frame: int = MAX_FRAME,
                  authkey: bytes | None = None, raw: bool = False,
-                 allow_md5: bool = True) -> None:
+                 allow_md5: bool = True, tell_classic: bool = False) -> None:
+        """``tell_classic``: a hello that goes unanswered -- no answer in time, the
+        connection closed, bytes that are not a frame -- raises :class:`NotFramed` (the
+        cue for a classic fallback) instead of the timeout or transport error itself."""
         self.codec_name = codec
+        self.tell_classic = tell_classic
         self.codec: Codec = get_codec(codec)
         self.raw = raw
         self.max_frame = max_frame
@@ -147,7 +151,8 @@ class ClientProtocol:
                 return AuthFailed("the server closed the connection during the authkey "
                                   "challenge (a wrong key?)")
             return exc
-        if self.stage == "hello" and isinstance(exc, TransportError | ProtocolError):
+        if (self.stage == "hello" and self.tell_classic
+                and isinstance(exc, TransportError | ProtocolError)):
             if isinstance(exc, Timeout):
                 return NotFramed(f"no answer to the hosepipe hello in {timeout:g} s")
             return NotFramed(f"the server did not answer the hosepipe hello ({exc})")
