@@ -82,7 +82,7 @@ def hosepipe_server(address: str, model: str, ready: Any, service: Any = None) -
     server = Superserver([Binding(service=service or Ping(), address=parse_address(address),
                                   model=model, limits=Limits(grace=0.5))])
     server.open()
-    ready.put(server.bindings[0].bound)
+    ready.put(server.addresses[0])
     server.run()
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hosepipe.address import parse_address, schemes
-from hosepipe.errors import ConfigError, UsageError
+from hosepipe.errors import AddressError, ConfigError, UsageError
 from hosepipe.limits import Limits
 from hosepipe.servers.base import Binding
 from hosepipe.services import BUILTINS, DEFAULT_ADDRESSES, make_service
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _SPLIT = re.compile(r"@(?=(?:{}|fifo|serial):)".format("|".join(schemes())))
+_UNKNOWN_SCHEME = re.compile(r"@([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,37 @@ class ServeConfig:
 
 
 def parse_bind_arg(text: str) -> BindSpec:
-    """``SERVICE[@ADDRESS]`` from the command line."""
+    """``SERVICE[@ADDRESS]`` from the command line.
+
+    The address starts at the last ``@scheme:`` of a known scheme. Failing that, a
+    service other than ``exec:`` takes everything after its last ``@`` as the address
+    (so ``echo@127.0.0.1:7`` is tcp), and ``@word://`` with a scheme nobody knows is
+    reported as such rather than read as part of a service name.
+    """
+    if not text:
+        raise UsageError("empty binding; write SERVICE[@ADDRESS]")
     matches = list(_SPLIT.finditer(text))
-    if not matches:
-        if not text:
-            raise UsageError("empty binding; write SERVICE[@ADDRESS]")
+    if matches:
+        at = matches[-1].start()
+    elif "@" in text and not text.startswith("exec:"):
+        at = text.rindex("@")
+    else:
+        _check_scheme(text, text)
         return BindSpec(text)
-    at = matches[-1].start()
     service, address = text[:at], text[at + 1 :]
     if not service:
         raise UsageError(f"{text!r}: no service before '@'")
+    _check_scheme(text, "@" + address)
     return BindSpec(service, address)
+
+
+def _check_scheme(binding: str, text: str) -> None:
+    """An ``@scheme://`` in ``text`` whose scheme is not known is a usage error."""
+    match = _UNKNOWN_SCHEME.search(text)
+    if match and match[1] not in schemes() and match[1] not in ("fifo", "serial"):
+        known = ", ".join(f"{name}:" for name in schemes())
+        raise AddressError(f"{binding!r}: unknown address scheme {match[1]!r} "
+                           f"(known: {known})")
 
 
 def load_config(path: str | Path) -> ServeConfig:

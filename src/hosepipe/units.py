@@ -1,12 +1,18 @@
-"""Sizes as people write them: ``2GiB``, ``500M``, ``1.5 kB``, ``4096``."""
+"""Quantities as people write them: sizes (``2GiB``, ``500M``, ``4096``) and timeouts.
+
+Both parsers raise :class:`~hosepipe.errors.UsageError` with the value and an example
+of what would have worked, so a bad flag or config value is reported the same way
+everywhere; :func:`format_size` prints a size back the way the parser reads it.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
 from hosepipe.errors import UsageError
 
-__all__ = ["format_size", "parse_size"]
+__all__ = ["format_size", "parse_size", "parse_timeout"]
 
 _UNITS = {
     "": 1, "b": 1,
@@ -15,6 +21,7 @@ _UNITS = {
     "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
 }
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*")
+_NO_TIMEOUT = ("0", "none", "never", "inf")
 
 
 def parse_size(text: str | int) -> int:
@@ -29,9 +36,29 @@ def parse_size(text: str | int) -> int:
 
 
 def format_size(size: float) -> str:
-    """``1.5 MiB`` style, for people."""
+    """``1 MiB``, ``1.5 MiB``, ``512 B``: for people (and :func:`parse_size` reads it)."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            if unit == "B" or float(size).is_integer():
+                return f"{size:.0f} {unit}"
+            return f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def parse_timeout(text: str | float | None) -> float | None:
+    """Seconds to wait: a positive number, or ``0``/``none`` for no timeout (``None``)."""
+    if text is None:
+        return None
+    if isinstance(text, str) and text.strip().lower() in _NO_TIMEOUT:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a timeout; write seconds (e.g. 2.5), "
+                         "or 0 or none for no timeout") from None
+    if seconds == 0:
+        return None
+    if seconds < 0 or not math.isfinite(seconds):
+        raise UsageError(f"timeout {text!r}: seconds must be positive (0 or none: no timeout)")
+    return seconds

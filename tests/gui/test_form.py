@@ -112,17 +112,19 @@ def test_form_falls_back_to_the_classic_protocol(gui: Callable[..., Gui], classi
     window.key("Return")
     state = window.wait("the outcome", saved)
     text = state["status"]["text"]
-    assert text == (f"Saved {tmp_path / 'photo.bin'} (1.0 MiB): classic protocol, NOT "
+    assert text == (f"Saved {tmp_path / 'photo.bin'} (1 MiB): classic protocol, NOT "
                     "verified (it carries no checksum)"), text
     assert (tmp_path / "photo.bin").read_bytes() == bytes(range(256)) * 4096
     window.key("ctrl+a", "ctrl+k")  # File is focused again after a fetch
     window.type("missing.bin")
     window.key("Return")
-    state = window.wait("the second outcome", lambda s: saved(s) and "missing" in
-                        s["status"]["text"])
+    state = window.wait("the second outcome", lambda s: bool(s["status"]["error"])
+                        and "missing" in s["status"]["text"])
     assert state["status"]["error"]
-    assert state["status"]["text"].endswith("The server sent nothing: in this protocol a "
-                                            "refused path and an empty file look alike.")
+    assert state["status"]["text"].endswith("the server sent nothing for 'missing.bin': no "
+                                            "such file, refused, or empty (the classic "
+                                            "protocol cannot tell which)")
+    assert not (tmp_path / "missing.bin").exists()
     assert window.close() == 0
 
 

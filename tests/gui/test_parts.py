@@ -182,7 +182,7 @@ def test_cancel_wakes_a_transfer_blocked_in_a_receive(server: ServerProcess,
         assert transfer.resumed
         transfer.finish(transfer.run())
         assert transfer.state == DONE
-        assert transfer.message.startswith("2.0 MiB, SHA-256 verified, resumed at ")
+        assert transfer.message.startswith("2 MiB, SHA-256 verified, resumed at ")
         assert transfer.local.read_bytes() == DATA
     finally:
         proxy.close()

@@ -121,7 +121,7 @@ def test_pickle_refused_without_a_key(tmp_path: Path) -> None:
 def test_datagram_binding_with_a_key_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "key").write_bytes(KEY)
     result = run_cli("serve", "echo@udp://127.0.0.1:0", "--authkey-file", str(tmp_path / "key"))
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error: nothing was served
     assert "cannot run the authkey challenge" in result.stderr
 
 

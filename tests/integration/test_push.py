@@ -73,7 +73,7 @@ def test_a_room_of_100_delivers_every_line_in_order(model: str) -> None:
 def test_shared_state_is_refused_where_connections_do_not_share_a_process(
         args: list[str]) -> None:
     result = run_cli("serve", f"{BROADCAST}@tcp://127.0.0.1:0", *args)
-    assert result.returncode == 1, result.stdout
+    assert result.returncode == 2, result.stdout  # a usage error: nothing was served
     assert "shares state between connections" in result.stderr
     assert "Traceback" not in result.stderr
 

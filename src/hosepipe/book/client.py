@@ -20,7 +20,7 @@ from hosepipe.address import Address, PipeAddress, parse_address
 from hosepipe.book.classic import LOST, ClassicBook
 from hosepipe.book.entry import Entry
 from hosepipe.client import Client
-from hosepipe.errors import ConnectionClosed, FrameTooLarge, RemoteError, UsageError
+from hosepipe.errors import ConnectionClosed, FrameTooLarge, ProtocolError, RemoteError
 from hosepipe.services.book import Book
 
 __all__ = ["DEFAULT_ADDRESS", "BookClient"]
@@ -32,7 +32,7 @@ BATCH = 500  # entries per add_many request: well under the default 1 MiB frame
 class BookClient:
     def __init__(self, address: str | Address = DEFAULT_ADDRESS, *, db: str | None = None,
                  timeout: float | None = 30.0, tls: ssl.SSLContext | None = None,
-                 classic: bool | None = None) -> None:
+                 classic: bool | None = None, authkey: bytes | None = None) -> None:
         address = parse_address(address)
         self.address = address
         self.service = Book(db=db) if isinstance(address, PipeAddress) else None
@@ -42,7 +42,8 @@ class BookClient:
             self.classic = ClassicBook(address, timeout=timeout, tls=tls)
             return
         try:
-            self.client = Client(address, service=self.service, timeout=timeout, tls=tls)
+            self.client = Client(address, service=self.service, timeout=timeout, tls=tls,
+                                 authkey=authkey)
         except (ConnectionClosed, FrameTooLarge):  # no hello reply: not a framed server
             if classic is False or self.service is not None:
                 raise
@@ -50,7 +51,7 @@ class BookClient:
 
     def _call(self, op: str, **arguments: Any) -> Any:
         if self.client is None:
-            raise UsageError(f"{op} needs hosepipe's framed protocol; the server at "
+            raise ProtocolError(f"{op} needs hosepipe's framed protocol; the server at "
                              f"{self.address} speaks only add/rem/fnd ({LOST})")
         return self.client.request({"op": op, **arguments})
 

@@ -9,10 +9,12 @@ from typing import Any
 
 from hosepipe.book.classic import LOST, ClassicBook, failed
 from hosepipe.book.client import DEFAULT_ADDRESS, BookClient
-from hosepipe.book.entry import BadEntry, Entry
+from hosepipe.book.entry import Entry
 from hosepipe.book.flatfile import read_flat, write_flat
 from hosepipe.book.menu import run_menu
 from hosepipe.commands import Handler, Subparsers
+from hosepipe.commands.common import add_auth_option, authkey_of, timeout_arg
+from hosepipe.errors import HosepipeError
 
 __all__ = ["add_parsers", "run"]
 
@@ -46,7 +48,9 @@ def add_parsers(sub: Subparsers) -> dict[str, Handler]:
                    help="speak only the plain add/rem/fnd protocol (without it, the fallback "
                    "when the server does not answer the framed protocol)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
-    p.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument("-t", "--timeout", type=timeout_arg, default=30.0, metavar="SECONDS",
+                   help="seconds; 0 or none: wait for ever (default 30)")
+    add_auth_option(p)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="add (or replace) an entry")
     for field in ("name", "house", "street", "town", "phone"):
@@ -127,7 +131,8 @@ def _import(args: argparse.Namespace, book: BookClient) -> int:
     for problem in flat.problems():
         print(f"hosepipe: {problem}", file=sys.stderr)
     if flat.bad and args.strict:
-        raise BadEntry(f"{args.file}: {len(flat.bad)} bad line(s); nothing imported (--strict)")
+        raise HosepipeError(f"{args.file}: {len(flat.bad)} bad line(s); nothing imported "
+                            "(--strict)")  # bad data, not bad usage: exit 1
     if book.classic is not None:
         replies = [book.classic.add_text(entry) for entry in flat.entries]
         refused = [reply for reply in replies if failed(reply)]
@@ -145,7 +150,8 @@ def _import(args: argparse.Namespace, book: BookClient) -> int:
 def run(args: argparse.Namespace) -> int:
     address = "pipe:" if args.local else args.address
     with BookClient(address, db=args.db, timeout=args.timeout,
-                    classic=True if args.classic else None) as book:
+                    classic=True if args.classic else None,
+                    authkey=authkey_of(args)) as book:
         if book.classic is not None and not args.classic:
             print(f"hosepipe: note: {address} does not speak hosepipe's framed protocol; "
                   f"using its add/rem/fnd commands ({LOST})", file=sys.stderr)

@@ -1,10 +1,12 @@
 """The classic getfile protocol, client side: a path and a newline out, bytes until close.
 
 This is what the tutorial's getfile server speaks (and hosepipe's file service on the
-same port): no size, no checksum, no resume. The bytes go to ``NAME.part`` and are
-renamed to NAME once the server has closed. What is lost against the framed protocol:
-a refused path and an empty file look alike (nothing, then close), and a connection
-that drops mid-file cannot be told from the end of the file.
+same port). What is lost against the framed protocol: there is no checksum (a
+connection that drops mid-file cannot be told from the end of the file), no resume
+(an earlier ``NAME.part`` is started again) and no size until the end; a refused path,
+a missing file and an empty one all look alike -- nothing, then close -- so nothing is
+reported as an error and no file is written. Otherwise the bytes go to ``NAME.part``
+and are renamed to NAME once the server has closed.
 """
 
 from __future__ import annotations
@@ -12,42 +14,76 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 from hosepipe.address import Address
-from hosepipe.client import open_stream
-from hosepipe.files.client import BUFFER, Progress
+from hosepipe.classic import connect
+from hosepipe.client import LineClient
+from hosepipe.errors import HosepipeError
+from hosepipe.files.client import BUFFER, Progress, part_of
 
-__all__ = ["LOST_GUARANTEES", "fetch_classic"]
+__all__ = ["LOST_GUARANTEES", "NothingSent", "fetch_classic"]
 
-LOST_GUARANTEES = "classic protocol: no checksum, no resume, size unknown until the end"
+LOST_GUARANTEES = ("classic protocol: no checksum, no resume, no size until the end, and a "
+                   "dropped connection looks like the end of the file")
+
+
+class NothingSent(HosepipeError):
+    """The classic server closed without sending a byte."""
 
 
 def _ignore(done: int, total: int) -> None:
     pass
 
 
-def fetch_classic(address: str | Address, path: str, dest: str | Path, *,
-                  timeout: float | None = 30.0, progress: Progress = _ignore) -> int:
-    """Fetch ``path`` into ``dest`` (through ``dest.part``); returns the bytes received.
-
-    ``progress(done, 0)`` is called as bytes arrive (0: the total is not known).
-    """
-    dest = Path(dest)
-    part = dest.with_name(dest.name + ".part")
+def _copy(client: LineClient, out: BinaryIO, progress: Progress) -> int:
+    """Everything the server sends, into ``out``; how many bytes."""
+    done = 0
+    chunk: bytes | memoryview = client.receive_some()  # checked for an authkey challenge
     buffer = bytearray(BUFFER)
     view = memoryview(buffer)
-    done = 0
-    with open_stream(address, timeout=timeout) as stream:
-        stream.send_all(path.encode("utf-8", "surrogateescape") + b"\n", timeout)
-        try:
-            with open(part, "wb") as file:
-                while n := stream.receive_into(view, timeout):
-                    file.write(view[:n])
-                    done += n
-                    progress(done, 0)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                part.unlink()
-            raise
-    os.replace(part, dest)
+    while chunk:
+        out.write(chunk)
+        done += len(chunk)
+        progress(done, 0)
+        n = client.stream.receive_into(view, client.timeout)
+        chunk = view[:n]
+    return done
+
+
+def fetch_classic(address: str | Address, path: str, dest: str | Path | BinaryIO, *,
+                  timeout: float | None = 30.0, authkey: bytes | None = None,
+                  progress: Progress = _ignore) -> int:
+    """Fetch ``path`` into ``dest`` (a file name, written through ``NAME.part``, or an
+    open binary file such as standard output); returns the bytes received.
+
+    ``progress(done, 0)`` is called as bytes arrive (0: the total is not known).
+    :class:`NothingSent` if the server sent nothing (no file is written then).
+    """
+    with connect(address, timeout=timeout, authkey=authkey) as client:
+        client.send(path.encode("utf-8", "surrogateescape") + b"\n")
+        if not isinstance(dest, str | Path):
+            done = _copy(client, dest, progress)
+            dest.flush()
+        else:
+            done = _to_file(client, Path(dest), progress)
+    if not done:
+        raise NothingSent(f"the server sent nothing for {path!r}: no such file, refused, or "
+                          "empty (the classic protocol cannot tell which)")
+    return done
+
+
+def _to_file(client: LineClient, dest: Path, progress: Progress) -> int:
+    part = part_of(dest)
+    try:
+        with open(part, "wb") as file:
+            done = _copy(client, file, progress)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+        raise
+    if done:
+        os.replace(part, dest)
+    else:
+        part.unlink()
     return done

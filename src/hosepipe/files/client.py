@@ -17,13 +17,15 @@ import ssl
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from hosepipe.address import Address
 from hosepipe.client import Client
 from hosepipe.errors import ConnectionClosed, HosepipeError
 
-__all__ = ["DEFAULT_ADDRESS", "ChecksumMismatch", "FilesClient", "Progress"]
+__all__ = [
+    "DEFAULT_ADDRESS", "ChecksumMismatch", "FilesClient", "Progress", "part_of", "sha256_of",
+]
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:50001"
 BUFFER = 1024 * 1024
@@ -50,6 +52,12 @@ def sha256_of(path: str | Path, upto: int | None = None) -> hashlib._Hash:
 
 def _ignore(done: int, total: int) -> None:
     pass
+
+
+def part_of(dest: str | Path) -> Path:
+    """Where a download to ``dest`` is kept until it is whole and verified."""
+    dest = Path(dest)
+    return dest.with_name(dest.name + ".part")
 
 
 class BackgroundHash:
@@ -91,8 +99,13 @@ class BackgroundHash:
 
 class FilesClient:
     def __init__(self, address: str | Address = DEFAULT_ADDRESS, *,
-                 timeout: float | None = 30.0, tls: ssl.SSLContext | None = None) -> None:
-        self.client = Client(address, timeout=timeout, tls=tls)
+                 timeout: float | None = 30.0, tls: ssl.SSLContext | None = None,
+                 authkey: bytes | None = None, hello_timeout: float | None = None) -> None:
+        """``hello_timeout``: how long the server may take to answer the hello; one that
+        does not answer it as a hosepipe server would (a classic getfile server) raises
+        :class:`~hosepipe.client_protocol.NotFramed`."""
+        self.client = Client(address, timeout=timeout, tls=tls, authkey=authkey,
+                             hello_timeout=hello_timeout)
 
     def list(self, path: str = "") -> list[dict[str, Any]]:
         return list(self.client.request({"op": "list", "path": path}))
@@ -104,7 +117,7 @@ class FilesClient:
             progress: Progress = _ignore) -> dict[str, Any]:
         """Download ``path`` to ``dest`` (a file name) through ``dest.part``."""
         dest = Path(dest)
-        part = dest.with_name(dest.name + ".part")
+        part = part_of(dest)
         offset = part.stat().st_size if resume and part.exists() else 0
         header = self.client.request({"op": "get", "path": path, "offset": offset})
         size, offset = int(header["size"]), int(header["offset"])
@@ -123,6 +136,23 @@ class FilesClient:
         os.replace(part, dest)
         return dict(header)
 
+    def get_into(self, path: str, out: BinaryIO, *, progress: Progress = _ignore
+                 ) -> dict[str, Any]:
+        """Download ``path`` into an open file (standard output): no part, no resume;
+        the SHA-256 is checked at the end (:class:`ChecksumMismatch` if it differs,
+        when the bytes are already written)."""
+        header = self.client.request({"op": "get", "path": path, "offset": 0})
+        hasher = BackgroundHash(hashlib.sha256())
+        try:
+            self._receive(out, hasher, 0, int(header["size"]), progress)
+            out.flush()
+        finally:
+            received = hasher.close()
+        if received != header["sha256"]:
+            raise ChecksumMismatch(f"{path}: the bytes written do not match the server's "
+                                   "SHA-256")
+        return dict(header)
+
     def _receive(self, file: Any, hasher: BackgroundHash, done: int, size: int,
                  progress: Progress) -> None:
         leftover = self.client.take_leftover()[: size - done]
@@ -138,7 +168,7 @@ class FilesClient:
             if n == 0:
                 hasher.submit(buffer, 0)
                 raise ConnectionClosed(f"the connection was lost after {done} of {size} bytes;"
-                                       " run again with --resume to continue")
+                                       " run the same command again to continue")
             file.write(memoryview(buffer)[:n])
             hasher.submit(buffer, n)
             done += n

@@ -132,11 +132,7 @@ class GetfileForm(Form):
         where = f"Saved {fetched.dest} ({format_size(fetched.size)})"
         if fetched.protocol == "framed":
             self.say(f"{where}: framed protocol, SHA-256 verified ({fetched.sha256})")
-        elif fetched.size == 0:
-            self.say(f"{where}: classic protocol, NOT verified. The server sent nothing: "
-                     "in this protocol a refused path and an empty file look alike.",
-                     error=True)
-        else:
+        else:  # an empty reply is NothingSent: shown by _failed
             self.say(f"{where}: classic protocol, NOT verified (it carries no checksum)")
 
     def _failed(self, exc: BaseException) -> None:

@@ -31,7 +31,7 @@ from hosepipe.book.store import (
     StoreUnavailable,
     open_store,
 )
-from hosepipe.errors import ConfigError
+from hosepipe.errors import ConnectError
 from hosepipe.service import Context, Conversation, Service, ServiceError
 from hosepipe.services.classic import ClassicConversation
 from hosepipe.services.dual import FirstByteSwitch
@@ -162,12 +162,19 @@ class Book(Service):
     name = "book"
 
     def __init__(self, *, db: str | None = None, pool: int = DEFAULT_POOL) -> None:
+        """Options:
+
+        db: the database, ``sqlite:///PATH`` (``?synchronous=NORMAL`` for speed over
+            durability) or ``postgresql://USER@HOST/DBNAME``; default: SQLite in
+            ``$XDG_DATA_HOME/hosepipe/book.sqlite3``.
+        pool: the most database connections this server keeps open at once.
+        """
         self.store = open_store(db, pool)
         try:
             self.store.check()
         except (StoreUnavailable, BadEntry) as exc:
             self.store.close()
-            raise ConfigError(f"book: {exc}") from exc
+            raise ConnectError(f"book: {exc}") from exc  # the environment, not the usage: 1
         self._messages = _BookMessages(self.store)
 
     def conversation(self, context: Context) -> Conversation:

@@ -36,6 +36,12 @@ class Echo(Service):
     datagrams = True
 
     def __init__(self, *, prefix: str = "") -> None:
+        """Options:
+
+        prefix: answer message by message (lines, or bare messages ended by a pause),
+            each reply being this text followed by the message, as the tutorial's
+            ``Echo=>`` server does; empty: every byte back as it arrives (RFC 862).
+        """
         self.prefix = prefix
         self._prefix_bytes = prefix.encode()
 

@@ -160,6 +160,18 @@ class Files(Service):
     def __init__(self, *, root: str | None = None, uploads: str | None = None,
                  max_upload: str | int = "1GiB", hidden: bool = False,
                  single_link: bool = False, upload_stale: float = STALE) -> None:
+        """Options:
+
+        root: the directory served; default ``~/.local/share/hosepipe/public``
+            (created empty).
+        uploads: the directory ``put`` stores files in; default: no uploads taken.
+        max_upload: the largest upload accepted (bytes, or with a unit: 500MB, 2GiB).
+        hidden: serve and list hidden (dot) names too.
+        single_link: refuse regular files with more than one hard link (a link made
+            inside the root to a file outside it).
+        upload_stale: seconds after which an unfinished upload's temporary file, left
+            by a server that died, is removed at start.
+        """
         root = os.path.expanduser(root) if root else default_root()
         if root == default_root():
             os.makedirs(root, exist_ok=True)

@@ -82,6 +82,11 @@ class Square(Service):
     name = "square"
 
     def __init__(self, *, max_digits: int = 4300) -> None:
+        """Options:
+
+        max_digits: the longest integer squared, in digits; a longer one is answered
+            with an ``error:`` line (Python's own int/str limit is 4300).
+        """
         if max_digits <= 0:
             raise ValueError("max_digits must be positive")
         self.max_digits = max_digits
