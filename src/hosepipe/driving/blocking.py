@@ -139,8 +139,8 @@ def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str,
     """Serve one whole conversation of ``service`` over ``stream``, then close it.
 
     This is how a ``pipe:`` child (``peer_deadlines=False``: its peer is its parent)
-    and ``hosepipe serve SERVICE@stdio:`` (a program run by inetd, or by an ``exec:``
-    address) serve their single peer. Returns why it ended.
+    serves its single peer. Returns why it ended; the line saying so is logged at debug
+    level only: the child shares its parent's terminal (a menu on it).
     """
     label = f"{service.name} {local}: {peer}"
     wake = Wake() if service.pushes else None
@@ -155,7 +155,7 @@ def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str,
         stream.close()
         if wake is not None:
             wake.close()
-    log.info("%s %s (%d B in, %d B out)", label, driver.finished, driver.received, driver.sent)
+    log.debug("%s %s (%d B in, %d B out)", label, driver.finished, driver.received, driver.sent)
     return driver.finished or "closed"
 
 
