@@ -81,10 +81,11 @@ def test_a_vanished_reader_is_connection_closed(pipe_pair: tuple[FdStream, FdStr
 def test_descriptors_shared_with_others_keep_their_blocking_mode() -> None:
     read_fd, write_fd = os.pipe()
     try:
-        stream = FdStream(read_fd, write_fd, "stdio", owned=False)
-        assert os.get_blocking(write_fd)
-        stream.send_all(b"hello", 1)
-        assert stream.receive_some(1) == b"hello"
+        with FdStream(read_fd, write_fd, "stdio", owned=False) as stream:
+            assert os.get_blocking(write_fd)
+            stream.send_all(b"hello", 1)
+            assert stream.receive_some(1) == b"hello"
+        os.fstat(read_fd)  # closing the stream left the shared descriptors open
     finally:
         os.close(read_fd)
         os.close(write_fd)

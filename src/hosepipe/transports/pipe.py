@@ -69,7 +69,7 @@ class ChildStream(FdStream):
                 os.close(up_r)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                child_main(FdStream(down_r, up_w, "parent"))
+                child_main(FdStream(down_r, up_w, "parent", abortable=False))
             except BaseException:
                 status = 1
             finally:

@@ -70,6 +70,7 @@ class ProcessStream(FdStream):
                 self.process.stdin.close()
 
     def close(self) -> None:
+        self.release_abort()
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):

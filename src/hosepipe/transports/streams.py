@@ -82,14 +82,20 @@ class SocketStream(Stream):
         self._receive_timeout = self._send_timeout = -1.0  # set them again when blocking
 
     def receive_nowait(self, buffer: memoryview) -> int:
-        return self.sock.recv_into(buffer)
+        try:
+            return self.sock.recv_into(buffer)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:  # TLS: not yet
+            raise BlockingIOError(str(exc)) from exc
 
     def send_nowait(self, data: bytes | memoryview) -> int:
-        return self.sock.send(data)
+        try:
+            return self.sock.send(data)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
+            raise BlockingIOError(str(exc)) from exc
 
     def send_views_nowait(self, views: list[memoryview]) -> int:
         if isinstance(self.sock, ssl.SSLSocket):
-            return self.sock.send(b"".join(views))
+            return self.send_nowait(b"".join(views))
         return self.sock.sendmsg(views)
 
     def send_file_nowait(self, fd: int, offset: int, count: int) -> int:
@@ -177,6 +183,11 @@ class SocketStream(Stream):
 
 
     def send_eof(self) -> None:
+        """Half-close: shut down our write side. Not over TLS: Python's ``ssl`` has no
+        half-close (``shutdown`` drops the session, ``unwrap`` ends both directions),
+        so there the end of our bytes is the end of the connection, at ``close``."""
+        if isinstance(self.sock, ssl.SSLSocket):
+            return
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
 
@@ -196,9 +207,15 @@ class FdStream(Stream):
     made non-blocking: a write is tried at once and waits only if the pipe is full --
     one system call per send. Descriptors shared with others (our own stdio) keep their
     blocking mode, which is not ours to change, and a write waits for room first.
+
+    Closing a descriptor does not wake a thread blocked on it, so an ``abortable``
+    stream (the default) also waits on a pipe of its own that :meth:`abort` writes to;
+    a ``pipe:`` child, whose parent ends it with SIGTERM instead, skips that and
+    receives without a ``poll`` when it has no deadline.
     """
 
-    def __init__(self, read_fd: int, write_fd: int, peer: str = "-", *, owned: bool = True) -> None:
+    def __init__(self, read_fd: int, write_fd: int, peer: str = "-", *, owned: bool = True,
+                 abortable: bool = True) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.peer = peer
@@ -209,6 +226,11 @@ class FdStream(Stream):
         self._readable.register(read_fd, select.POLLIN)
         self._writable = select.poll()
         self._writable.register(write_fd, select.POLLOUT)
+        self._abort_r = self._abort_w = -1
+        if abortable:
+            self._abort_r, self._abort_w = os.pipe()
+            for poll in (self._readable, self._writable):
+                poll.register(self._abort_r, select.POLLIN)
         # a descriptor that also reads, or that others share, keeps its blocking mode
         self._waits_to_write = not owned or read_fd == write_fd
         if not self._waits_to_write:
@@ -216,11 +238,14 @@ class FdStream(Stream):
 
     def _wait(self, poll: select.poll, timeout: float | None, what: str) -> None:
         """Wait until ``poll`` reports ready; ``None`` waits for ever."""
-        if not poll.poll(None if timeout is None else max(timeout, 0.001) * 1000):
+        ready = poll.poll(None if timeout is None else max(timeout, 0.001) * 1000)
+        if not ready:
             raise Timeout(f"{self.peer}: {what} for {timeout:g} s")
+        if self._abort_r >= 0 and any(fd == self._abort_r for fd, _ in ready):
+            raise ConnectionClosed(f"{self.peer}: aborted")
 
     def receive_some(self, timeout: float | None) -> bytes:
-        if timeout is not None:
+        if timeout is not None or self._abort_r >= 0:
             self._wait(self._readable, timeout, "nothing received")
         try:
             return os.read(self.read_fd, RECEIVE_SIZE)
@@ -228,7 +253,7 @@ class FdStream(Stream):
             raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
 
     def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
-        if timeout is not None:
+        if timeout is not None or self._abort_r >= 0:
             self._wait(self._readable, timeout, "nothing received")
         try:
             return os.readv(self.read_fd, [buffer])
@@ -238,7 +263,7 @@ class FdStream(Stream):
     def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
         view = memoryview(data)
         while view:
-            if self._waits_to_write and timeout is not None:
+            if self._waits_to_write and (timeout is not None or self._abort_r >= 0):
                 self._wait(self._writable, timeout, "accepted no data")
             try:
                 sent = os.write(self.write_fd, view)
@@ -269,10 +294,28 @@ class FdStream(Stream):
                 os.close(self.write_fd)
             self.write_fd = -1
 
+    def release_abort(self) -> None:
+        """Close the abort pipe (part of :meth:`close`; subclasses that close
+        differently call it)."""
+        for fd in (self._abort_r, self._abort_w):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._abort_r = self._abort_w = -1
+
+    def abort(self) -> None:
+        """From another thread: make a blocked receive or send give up at once."""
+        if self._abort_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._abort_w, b"\0")
+        else:
+            self.close()
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self.release_abort()
         if self.owned:
             for fd in {self.read_fd, self.write_fd} - {-1}:
                 with contextlib.suppress(OSError):
