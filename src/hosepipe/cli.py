@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "hosepipe.commands.classic",
     "hosepipe.book.command",
     "hosepipe.files.command",
+    "hosepipe.tools.command",
 )
 
 COMMANDS: dict[str, Handler] = {}
