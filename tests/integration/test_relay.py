@@ -304,9 +304,9 @@ def test_half_close_from_the_server_side(tmp_path: Path) -> None:
 
 def test_tcp_to_exec_shell_pipeline() -> None:
     client = Server(speak_then_read)
-    process = hosepipe("relay", client.address, "exec:sh -c 'tr a-z A-Z | rev'")
+    process = hosepipe("relay", client.address, "exec:sh -c 'tr a-z A-Z | sed s/$/!/'")
     assert finish(process) == 0
-    assert client.join() == [b"NOITSEUQ"]  # the program saw our end of stream and ended
+    assert client.join() == [b"QUESTION!"]  # the pipeline saw our end of stream and ended
 
 
 # -- listen ----------------------------------------------------------------------------------

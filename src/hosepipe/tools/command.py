@@ -7,13 +7,13 @@ command module for all three.
 from __future__ import annotations
 
 from hosepipe.commands import Handler, Subparsers
-from hosepipe.tools import probe_command, relay_command
+from hosepipe.tools import bench_command, probe_command, relay_command
 
 __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: Subparsers) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {}
-    for module in (relay_command, probe_command):
+    for module in (relay_command, probe_command, bench_command):
         handlers.update(module.add_parser(sub))
     return handlers

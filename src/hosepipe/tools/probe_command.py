@@ -6,12 +6,12 @@ import argparse
 import json
 import sys
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from hosepipe.commands import Handler, Subparsers
 from hosepipe.errors import UsageError
+from hosepipe.tools.console import wide_console
 from hosepipe.tools.probe import (
     DEFAULT_TCP_PORTS,
     DEFAULT_UDP_PORTS,
@@ -80,7 +80,7 @@ def run_probe(args: argparse.Namespace) -> int:
         print()
     else:
         shown = [r for r in reports if args.all or r.state != "closed"]
-        Console().print(render_table(args.host, shown, len(reports) - len(shown)))
+        wide_console().print(render_table(args.host, shown, len(reports) - len(shown)))
     return 0
 
 
