@@ -43,6 +43,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/files.py
 	$(PY) benchmarks/echo.py
 	$(PY) benchmarks/idle.py
+	$(PY) benchmarks/relay.py
+	$(PY) benchmarks/bench_tool.py
 
 ## make fuzz: every fuzz target under atheris, SECONDS each (default 60)
 SECONDS ?= 60
