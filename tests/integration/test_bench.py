@@ -176,6 +176,16 @@ def test_cli_bad_input(servers: ServerProcess, args: list[str], message: str) ->
     assert result.stderr.startswith("hosepipe: error: ") and message in result.stderr
 
 
+def test_timeout_bounds_a_reply_that_never_comes() -> None:
+    mute = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody answers
+    try:
+        with pytest.raises(ConnectError, match="no request was answered: Timeout"):
+            bench(f"tcp://127.0.0.1:{mute.getsockname()[1]}",
+                  BenchOptions(clients=1, requests=1, timeout=0.3, threads=True))
+    finally:
+        mute.close()
+
+
 def test_cli_address_or_models_and_nothing_listening() -> None:
     assert "give an ADDRESS, or --models" in run_cli("bench").stderr
     with socket.socket() as sock:

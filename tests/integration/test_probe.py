@@ -5,6 +5,7 @@ a port whose connections never complete, and one that accepts and never speaks."
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import socket
 import socketserver
@@ -240,6 +241,55 @@ def test_closed_filtered_and_silent_are_told_apart() -> None:
     assert {state: found[port].state for state, port in ports.items()} == {
         "closed": "closed", "filtered": "filtered", "silent": "silent"}
     assert found[ports["silent"]].answers == {}  # no nudge got a byte back
+
+
+class _AllAtOnce(socketserver.BaseRequestHandler):
+    """Speaks only while the first connections to all three servers are open at once."""
+
+    def handle(self) -> None:
+        server = self.server
+        first = not server.met  # type: ignore[attr-defined]
+        server.met = True  # type: ignore[attr-defined]
+        self.request.settimeout(30)
+        if first:
+            with server.together:  # type: ignore[attr-defined]
+                server.together.count += 1  # type: ignore[attr-defined]
+        try:
+            if first:
+                self._speak_when_all_are_here(server.together)  # type: ignore[attr-defined]
+            while self.request.recv(4096):
+                pass
+        finally:
+            if first:  # counted until the prober has left
+                with server.together:  # type: ignore[attr-defined]
+                    server.together.count -= 1  # type: ignore[attr-defined]
+
+    def _speak_when_all_are_here(self, together: threading.Condition) -> None:
+        while not select.select([self.request], [], [], 0.01)[0]:  # until the prober leaves
+            if together.count == 3:  # type: ignore[attr-defined]
+                self.request.sendall(b"SSH-2.0-Together_1.0\r\n")
+                return
+
+
+@pytest.mark.parametrize(("concurrency", "state"), [(3, "open"), (1, "silent")])
+def test_concurrency_limits_the_ports_probed_at_once(concurrency: int, state: str) -> None:
+    together = threading.Condition()
+    together.count = 0  # type: ignore[attr-defined]
+    servers = [_Servers(("127.0.0.1", 0), _AllAtOnce) for _ in range(3)]
+    for server in servers:
+        server.together, server.met = together, False  # type: ignore[attr-defined]
+    threads = [_serve(server) for server in servers]
+    try:  # three at once: all speak; one at a time: none can
+        reports = probe("127.0.0.1", tuple(s.server_address[1] for s in servers),
+                        ProbeOptions(timeout=10 if concurrency == 3 else 1, wait=0.5,
+                                     concurrency=concurrency))
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join()
+    assert [r.state for r in reports] == [state] * 3
 
 
 # -- the command line --------------------------------------------------------------------------

@@ -513,6 +513,22 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def test_connect_timeout_bounds_a_connection_that_never_completes() -> None:
+    full = socket.create_server(("127.0.0.1", 0), backlog=0)  # a queue of one, never accepted
+    filler = socket.create_connection(full.getsockname(), timeout=30)  # taken: SYNs dropped
+    try:
+        process = hosepipe("relay", "--connect-timeout", "0.5", "stdio:",
+                           f"tcp://127.0.0.1:{full.getsockname()[1]}", stdin=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+        _, err = process.communicate(timeout=DEADLINE)
+        assert finish(process) == 1
+    finally:
+        filler.close()
+        full.close()
+    assert b"hosepipe: error: cannot connect to tcp://127.0.0.1:" in err
+    assert b"timed out" in err
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["stdio:", "tcp://127.0.0.1:{closed}"], "cannot connect to tcp://127.0.0.1:{closed}"),
     (["stdio:", "nonsense"], "is not an address"),
