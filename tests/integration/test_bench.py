@@ -52,7 +52,8 @@ def test_echo_under_every_model_as_json() -> None:
         sane(run, 200)
 
 
-def test_square_under_every_model_in_one_table() -> None:
+def test_square_under_every_model_in_one_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # a table row per model, no cell cut short
     result = run_cli("bench", "--models", ",".join(MODELS), "--service", "square",
                      "-c", "2", "-n", "100", timeout=240)
     assert result.returncode == 0, result.stderr

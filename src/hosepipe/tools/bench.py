@@ -7,7 +7,9 @@ has passed, or the stop flag is raised, recording each latency in microseconds i
 own histogram (``hdrhistogram``); the parent merges them.
 
 Closed loop (the default): each client sends its next request as soon as the last reply
-is in; latency is from send to reply. Open loop (``rate``): each client sends on a fixed
+is in; latency is from send to reply, and for a client's first request from the
+starting gun (so its opening, and any wait to be served at all, as under the iterative
+model, is latency too). Open loop (``rate``): each client sends on a fixed
 schedule (``rate / clients`` per second) and latency is measured from the *intended*
 send time, not the actual one. A server that stalls for a second then shows a second of
 latency on every request that should have been sent during the stall, as wrk2 does;
@@ -147,8 +149,8 @@ class _Client:
                 if now < intended:
                     time.sleep((intended - now) / 1e9)
                 sent, intended = intended, intended + self.interval_ns
-            else:
-                sent = now
+            else:  # the first request counts from the gun: the opening, queueing included
+                sent = now if done + failed else started
             try:
                 live.request()
             except (HosepipeError, OSError) as exc:

@@ -32,7 +32,7 @@ def _ms(us: float) -> str:
 
 def table(results: list[BenchResult], title: str) -> Table:
     grid = Table(title=title, title_justify="left")
-    grid.add_column("run")
+    grid.add_column("run", min_width=9)
     for column in ("clients", "requests", "errors", "req/s",
                    *(f"p{p:g} ms" for p in PERCENTILES), "max ms"):
         grid.add_column(column, justify="right")

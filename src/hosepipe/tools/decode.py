@@ -57,7 +57,8 @@ def shown(data: bytes, limit: int = 60) -> str:
     if not _is_text(text):
         hexed = data[: limit // 3].hex(" ")
         return hexed + (" …" if len(data) > limit // 3 else "")
-    flat = " ".join(text.split())
+    flat = "".join(ch if ch.isprintable() and ch != "\ufffd" else "." for ch in
+                   " ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

@@ -7,6 +7,13 @@ takes what :mod:`hosepipe.transports.connect` returns (a ``SocketStream``, an
 read and write descriptors, one non-blocking ``read``/``write`` each, the half-close
 that means "no more bytes from us", and ``close``.
 
+TLS ends carry a half-close as a TCP FIN without TLS's close_notify, unless the peer has
+already finished sending: Python's ``ssl`` sends close_notify only through a shutdown
+that goes on to read the peer's, and OpenSSL refuses (or drops) application data read
+there. So the contexts the relay makes accept an end of stream without close_notify
+(:func:`tolerant`), and a peer that requires one cannot answer after our half-close;
+once the peer has ended its side, our close_notify is sent before the FIN.
+
 Descriptors we own are made non-blocking. Our own stdin/stdout are shared with the
 shell and keep their mode: the relay polls before each call and, on a blocking
 descriptor that is not a pipe, writes at most ``PIPE_BUF`` bytes at a time, so no call
@@ -28,8 +35,9 @@ from typing import Union
 from hosepipe.address import Address, InetAddress, parse_address
 from hosepipe.transports.connect import ProcessStream, connect_datagram, connect_stream
 from hosepipe.transports.streams import FdStream, SocketStream, Stream
+from hosepipe.transports.tls import client_context
 
-__all__ = ["End", "Endpoint", "as_end", "open_end"]
+__all__ = ["End", "Endpoint", "as_end", "open_end", "tolerant"]
 
 Endpoint = Union[Stream, socket.socket, "End"]
 
@@ -61,6 +69,7 @@ class End:
         self.write_fd = write_fd
         self.datagram = sock is not None and sock.type == socket.SOCK_DGRAM
         self.tls = isinstance(sock, ssl.SSLSocket)
+        self.saw_eof = False  # the peer has ended its side (set by the relay)
         # a blocking descriptor that is not a pipe may block on a large write
         self._write_cap = select.PIPE_BUF if shared and not _is_fifo(write_fd) else None
 
@@ -93,6 +102,8 @@ class End:
             if self.datagram:
                 return
             if self.sock is not None:
+                if self.tls and self.saw_eof:
+                    self._close_notify()
                 socket.socket.shutdown(self.sock, socket.SHUT_WR)  # not SSLSocket's: it
                 return                                              # would drop TLS state
             if self.write_fd == self.read_fd:
@@ -103,6 +114,12 @@ class End:
                 os.close(null)
             elif self.stream is not None:
                 self.stream.send_eof()
+
+    def _close_notify(self) -> None:
+        """TLS's own end of stream, sent when nothing more can come from the peer."""
+        assert isinstance(self.sock, ssl.SSLSocket)
+        with contextlib.suppress(OSError, ValueError):  # ssl.SSLError is an OSError
+            self.sock.unwrap()
 
     def close(self, *, abort: bool = False) -> None:
         """Release the end; ``abort`` also ends an ``exec:`` program with SIGTERM."""
@@ -144,11 +161,20 @@ def _socket_label(sock: socket.socket) -> str:
     return f"unix:{peer or '(unnamed)'}"
 
 
+def tolerant(context: ssl.SSLContext) -> ssl.SSLContext:
+    """``context``, made to take an end of stream without close_notify as an end."""
+    context.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+    return context
+
+
 def open_end(address: str | Address, *, timeout: float | None = 10.0,
              tls: ssl.SSLContext | None = None) -> End:
-    """Connect ``address`` (any stream form, or udp://) and return it as an :class:`End`."""
+    """Connect ``address`` (any stream form, or udp://) and return it as an :class:`End`;
+    ``tls`` defaults to the HOSEPIPE_TLS_* client context, made :func:`tolerant`."""
     address = parse_address(address)
     if isinstance(address, InetAddress) and address.is_datagram:
         sock = connect_datagram(address, timeout=timeout)
         return End(str(address), sock=sock)
+    if address.scheme == "tls" and tls is None:
+        tls = tolerant(client_context())
     return as_end(connect_stream(address, timeout=timeout, tls=tls), str(address))

@@ -86,7 +86,8 @@ def run_probe(args: argparse.Namespace) -> int:
 
 def render_table(host: str, reports: list[PortReport], hidden: int) -> Table:
     """The rich table of a probe: port, state, service, what it said."""
-    caption = f"{hidden} closed ports not shown (--all shows them)" if hidden else None
+    caption = (f"{hidden} closed port{'s' if hidden > 1 else ''} not shown (--all shows "
+               "them)") if hidden else None
     table = Table(title=f"probe {host}", caption=caption, title_justify="left")
     for column in ("port", "state", "service", "what it said"):
         table.add_column(column, justify="right" if column == "port" else "left",

@@ -101,7 +101,7 @@ class Direction:
             self._ended(f"{self.src.label}: {reason_of(exc)}")
             count = 0
         if count == 0:
-            self.eof = True
+            self.eof = self.src.saw_eof = True
         self.on_writable()
 
     def _splice_in(self) -> int:

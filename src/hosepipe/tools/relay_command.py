@@ -9,6 +9,7 @@ from types import FrameType
 
 from hosepipe.commands import Handler, Subparsers
 from hosepipe.errors import UsageError
+from hosepipe.tools.ends import tolerant
 from hosepipe.tools.hexdump import Dump
 from hosepipe.tools.relay import RelayOptions, relay
 from hosepipe.tools.relay_listen import relay_listen
@@ -88,7 +89,7 @@ def run_relay(args: argparse.Namespace) -> int:
             raise UsageError("--cert and --key are for --listen tls://")
         relay(args.a, args.b, options, dump=Dump(sys.stderr) if args.dump else None)
         return 0
-    tls = server_context(args.cert, args.key) if args.cert else None
+    tls = tolerant(server_context(args.cert, args.key)) if args.cert else None
     try:
         relay_listen(args.a, args.b, options, max_connections=args.max_connections,
                      dump_to=sys.stderr if args.dump else None, tls=tls, on_ready=_ready)
