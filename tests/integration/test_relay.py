@@ -299,7 +299,7 @@ def test_half_close_from_the_server_side(tmp_path: Path) -> None:
             assert read_to_end(client) == b"question"  # the server's half-close came across
             client.sendall(b"answer")
             client.shutdown(socket.SHUT_WR)
-    assert backend.join() == [b"answer"]
+            assert backend.join() == [b"answer"]
 
 
 def test_tcp_to_exec_shell_pipeline() -> None:
@@ -360,6 +360,36 @@ def test_listen_refuses_connections_over_max_connections(echo_server: ServerProc
             assert time.monotonic() < deadline, "the freed connection was never reused"
         held.pop().close()
         assert "2 connections already; one refused" in relay_process.stop()
+
+
+@pytest.mark.parametrize(("grace", "answer"), [("60", b"got cba"), ("0", b"")])
+def test_sigterm_gives_relays_in_flight_their_grace(tmp_path: Path, grace: str,
+                                                    answer: bytes) -> None:
+    relayed_once = threading.Event()
+
+    def backend_handler(conn: socket.socket) -> None:
+        relayed_once.set()
+        with contextlib.suppress(ConnectionError):  # with no grace, the relay is gone
+            answer_after_eof(conn)
+
+    backend = Server(backend_handler, unix=tmp_path / "b.sock")
+    with listening_relay("tcp://127.0.0.1:0", backend.address, "--grace", grace) as relayed:
+        with connect(relayed.address) as client:
+            client.sendall(b"abc")
+            assert relayed_once.wait(DEADLINE)  # the relay holds the connection both ways
+            relayed.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + DEADLINE
+            while True:  # the listener closes at once
+                try:
+                    connect(relayed.address).close()
+                except ConnectionError:  # refused; or reset, by a relay on its way out
+                    break
+                assert time.monotonic() < deadline, "still accepting after SIGTERM"
+            with contextlib.suppress(OSError):  # with no grace, the relay is already gone
+                client.shutdown(socket.SHUT_WR)
+            assert read_to_end(client) == answer
+        assert finish(relayed.process) == 0
+    backend.join()
 
 
 def test_one_failed_connection_does_not_end_the_listener(tmp_path: Path) -> None:

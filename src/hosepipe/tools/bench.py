@@ -135,22 +135,13 @@ class _Client:
 
     def _run(self, workload: Workload, index: int, board: Board) -> dict[str, Any]:
         histogram, done, failed = new_histogram(), 0, 0
-        started = time.perf_counter_ns()
-        stop_at = started + int(self.options.duration * 1e9) if self.options.duration else None
-        intended = started
         clock, record = time.perf_counter_ns, histogram.record_value
+        pace = _Pace(clock(), self.interval_ns)
+        stop_at = pace.started + int((self.options.duration or 0) * 1e9)
         live: Workload | None = self._started(workload)
         while live is not None and not board.stopping and (
-                self.quota is None or done + failed < self.quota):
-            now = clock()
-            if stop_at is not None and now >= stop_at:
-                break
-            if self.interval_ns is not None:  # open loop: measure from the intended time
-                if now < intended:
-                    time.sleep((intended - now) / 1e9)
-                sent, intended = intended, intended + self.interval_ns
-            else:  # the first request counts from the gun: the opening, queueing included
-                sent = now if done + failed else started
+                done + failed < self.quota if self.quota is not None else clock() < stop_at):
+            sent = pace.send_time(clock())
             try:
                 live.request()
             except (HosepipeError, OSError) as exc:
@@ -165,7 +156,7 @@ class _Client:
         else:
             live.close()
         return {"histogram": histogram.encode(), "requests": done, "errors": failed,
-                "started": started, "ended": clock(), "error_samples": self.errors}
+                "started": pace.started, "ended": clock(), "error_samples": self.errors}
 
     def _started(self, workload: Workload) -> Workload | None:
         """``workload`` after its opening; None (and an error noted) if that failed."""
@@ -190,6 +181,27 @@ class _Client:
     def _note(self, exc: BaseException) -> None:
         if len(self.errors) < MAX_ERROR_SAMPLES:
             self.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+class _Pace:
+    """When each request counts from. Closed loop: when it is sent, except the first,
+    which counts from the gun (the opening, and any wait to be served, included). Open
+    loop: its slot in a fixed schedule, waited for if early, not moved if late."""
+
+    def __init__(self, started: int, interval_ns: int | None) -> None:
+        self.started = self.slot = started
+        self.interval_ns = interval_ns
+        self.first = True
+
+    def send_time(self, now: int) -> int:
+        if self.interval_ns is None:
+            sent = self.started if self.first else now
+        else:
+            if now < self.slot:
+                time.sleep((self.slot - now) / 1e9)
+            sent, self.slot = self.slot, self.slot + self.interval_ns
+        self.first = False
+        return sent
 
 
 def _shares(total: int | None, count: int) -> list[int | None]:

@@ -78,18 +78,15 @@ class _Loop:
         if stop_fd is not None:
             self.selector.register(stop_fd, READ)
         self.wanted: dict[int, int] = {}
+        self.total, self.moved_at = 0, time.monotonic()
+        self.first_done: float | None = None
 
     def run(self) -> str:
         """Move bytes until both directions end; the reason the loop stopped."""
-        last_moved, moved_at, first_done = -1, time.monotonic(), None
         while not all(d.done for d in self.directions):
             now = time.monotonic()
-            total = sum(d.read + d.moved for d in self.directions)
-            if total != last_moved:
-                last_moved, moved_at = total, now
-            if first_done is None and any(d.done for d in self.directions):
-                first_done = now
-            deadline, reason = self._deadline(moved_at, first_done)
+            self._note_progress(now)
+            deadline, reason = self._deadline()
             if deadline is not None and now >= deadline:
                 return reason
             self._register()
@@ -99,13 +96,20 @@ class _Loop:
                 return "stopped"
         return "ended"
 
-    def _deadline(self, moved_at: float, first_done: float | None
-                  ) -> tuple[float | None, str]:
+    def _note_progress(self, now: float) -> None:
+        """When a byte last moved, and when the first direction ended."""
+        total = sum(d.read + d.moved for d in self.directions)
+        if total != self.total:
+            self.total, self.moved_at = total, now
+        if self.first_done is None and any(d.done for d in self.directions):
+            self.first_done = now
+
+    def _deadline(self) -> tuple[float | None, str]:
         candidates = []
         if self.options.idle_timeout is not None:
-            candidates.append((moved_at + self.options.idle_timeout, "idle"))
-        if self.linger is not None and first_done is not None:
-            candidates.append((first_done + self.linger, "linger"))
+            candidates.append((self.moved_at + self.options.idle_timeout, "idle"))
+        if self.linger is not None and self.first_done is not None:
+            candidates.append((self.first_done + self.linger, "linger"))
         return min(candidates) if candidates else (None, "")
 
     def _register(self) -> None:

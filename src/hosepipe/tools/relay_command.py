@@ -60,6 +60,9 @@ def add_parser(sub: Subparsers) -> dict[str, Handler]:
                    help="seconds to connect (and for a TLS handshake) (default 10)")
     p.add_argument("--max-connections", type=int, default=1024, metavar="N",
                    help="--listen: connections relayed at once; more are closed (default 1024)")
+    p.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
+                   help="--listen: on Ctrl-C or SIGTERM, how long relays in flight may go on "
+                   "(default 5)")
     p.add_argument("--cert", metavar="FILE", help="--listen tls://: the certificate chain")
     p.add_argument("--key", metavar="FILE", help="--listen tls://: its key, if not in --cert")
     return {"relay": run_relay}
@@ -92,7 +95,8 @@ def run_relay(args: argparse.Namespace) -> int:
     tls = tolerant(server_context(args.cert, args.key)) if args.cert else None
     try:
         relay_listen(args.a, args.b, options, max_connections=args.max_connections,
-                     dump_to=sys.stderr if args.dump else None, tls=tls, on_ready=_ready)
+                     grace=args.grace, dump_to=sys.stderr if args.dump else None, tls=tls,
+                     on_ready=_ready)
     except KeyboardInterrupt:
         return 0  # a server stopped on purpose, as ``hosepipe serve``
     return 0

@@ -11,8 +11,10 @@ and :func:`~hosepipe.tools.relay.relay_streams` per connection on a thread pool 
 most ``max_connections`` threads. A connection over that limit is accepted and closed
 at once (logged, rate-limited), as the superserver does.
 
-Ctrl-C or SIGTERM (the CLI turns it into KeyboardInterrupt) closes the listener, ends
-every relay in flight through a shared stop pipe, waits for the threads, and returns.
+Ctrl-C or SIGTERM (the CLI turns it into KeyboardInterrupt) closes the listener, gives
+the relays in flight ``grace`` seconds to end, ends the rest through a shared stop pipe
+(:meth:`Listener.stop` does that at once, from any thread), waits for the threads, and
+returns.
 """
 
 from __future__ import annotations
@@ -53,9 +55,12 @@ class Listener:
 
     def __init__(self, listen: str | Address, target: str | Address,
                  options: RelayOptions | None = None, *, max_connections: int = 1024,
-                 dump_to: TextIO | None = None, tls: ssl.SSLContext | None = None) -> None:
+                 grace: float = 5.0, dump_to: TextIO | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         if max_connections < 1:
             raise UsageError("--max-connections must be at least 1")
+        if grace < 0:
+            raise UsageError("--grace must not be negative")
         self.address = parse_address(listen)
         if self.address.is_datagram or self.address.scheme not in ("tcp", "tls", "unix"):
             raise UsageError(f"--listen takes a tcp://, tls:// or unix:// address, "
@@ -70,9 +75,10 @@ class Listener:
         self.sock = open_listener(self.address)
         self.bound = describe_bound(self.address, self.sock)
         self._stop_r, self._stop_w = os.pipe()
+        self.grace = grace
         self._active = 0
         self._count = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
         """Accept until interrupted (KeyboardInterrupt) or :meth:`stop`."""
@@ -87,11 +93,15 @@ class Listener:
                 self._accept(pool)
         finally:
             selector.close()
-            close_listener(self.address, self.sock)
-            self.stop()
-            pool.shutdown(wait=True)
-            os.close(self._stop_r)
-            os.close(self._stop_w)
+            close_listener(self.address, self.sock)  # new clients are refused from here
+            try:
+                with self._lock:  # relays in flight get the grace period to end
+                    self._lock.wait_for(lambda: self._active == 0, self.grace)
+            finally:
+                self.stop()
+                pool.shutdown(wait=True)
+                os.close(self._stop_r)
+                os.close(self._stop_w)
 
     def stop(self) -> None:
         """End the accept loop and every relay in flight (from any thread)."""
@@ -140,6 +150,7 @@ class Listener:
         finally:
             with self._lock:
                 self._active -= 1
+                self._lock.notify_all()
 
 
 def _peer_text(peer: object) -> str:
@@ -151,8 +162,9 @@ def _peer_text(peer: object) -> str:
 
 def relay_listen(listen: str | Address, target: str | Address,
                  options: RelayOptions | None = None, *, max_connections: int = 1024,
-                 dump_to: TextIO | None = None, tls: ssl.SSLContext | None = None,
+                 grace: float = 5.0, dump_to: TextIO | None = None,
+                 tls: ssl.SSLContext | None = None,
                  on_ready: Callable[[str], None] | None = None) -> None:
     """Listen on ``listen`` and relay each connection to a new connection to ``target``."""
-    Listener(listen, target, options, max_connections=max_connections, dump_to=dump_to,
-             tls=tls).serve(on_ready)
+    Listener(listen, target, options, max_connections=max_connections, grace=grace,
+             dump_to=dump_to, tls=tls).serve(on_ready)
