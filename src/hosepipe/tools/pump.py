@@ -39,6 +39,7 @@ from hosepipe.tools.ends import End
 __all__ = ["Direction"]
 
 CHUNK = 64 * 1024  # what one copying read asks for (a datagram is at most 64 KiB too)
+ROUNDS = 8  # reads in a row while the destination keeps up, before poll is asked again
 _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError,
                 ssl.SSLWantWriteError)
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
@@ -86,23 +87,33 @@ class Direction:
         return (self._held > 0 or bool(self._chunks)) and not self.done
 
     def on_readable(self) -> None:
-        """Read what is there, then try to pass it on at once."""
+        """Read what is there and pass it on at once; again, a few rounds, while the
+        destination takes everything (each round saves a trip through poll)."""
+        for _ in range(ROUNDS):
+            if not self._read_once():
+                return
+            self.on_writable()
+            if self.eof or self._held:  # ended, or the destination is full
+                return
+
+    def _read_once(self) -> bool:
+        """One read; False if nothing was there (end of stream and errors count as read)."""
         try:
             count = self._splice_in() if self._pipe else self._copy_in()
         except _WOULD_BLOCK:
             # a pipe counts slots, not bytes: small segments can fill it early, and then
             # only a write makes room (else poll would report the source for ever)
             self._slots_full = self._pipe is not None and self._held > 0
-            return
+            return False
         except OSError as exc:
             if self._pipe and exc.errno == errno.EINVAL and not self.read:
                 self._stop_splicing()
-                return self.on_readable()
+                return self._read_once()
             self._ended(f"{self.src.label}: {reason_of(exc)}")
             count = 0
         if count == 0:
             self.eof = self.src.saw_eof = True
-        self.on_writable()
+        return True
 
     def _splice_in(self) -> int:
         assert self._pipe is not None
