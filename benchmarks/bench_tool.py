@@ -4,10 +4,12 @@ load generator of ``benchmarks/echo.py``, against the same server in the same ru
 The server is echo.py's floor (an asyncio Protocol echo server on uvloop, in its own
 process). The floor client is echo.py's ``load``: 32 connections on one uvloop, each
 sending a message and awaiting all of its echo before the next. ``hosepipe bench``
-runs the same 32 clients (forked processes by default, or threads) for the same time
-with messages of the same size, and reports its own throughput. The figure is round
-trips per second, median of RUNS; the ratio to the floor client says how much of the
-server's capacity the bench's clients leave unmeasured (goal: at least 0.9).
+runs the same 32 clients (on its default workers: forked processes, one per CPU, each
+an event loop; or threads) for the same time with messages of the same size, and
+reports its own throughput. The figure is round
+trips per second, median of RUNS (run in turn, so the host's swings fall on all
+alike); the ratio to the floor client says how much of the server's capacity the
+bench's clients leave unmeasured (goal: at least 0.9).
 
     python benchmarks/bench_tool.py [--runs 3] [--seconds 3] [--sizes 100,1024]
 """
@@ -51,20 +53,24 @@ def main() -> int:
           f"server; median of {args.runs} x {args.seconds} s; {' '.join(sys.argv)}")
     print(f"{'client':<32}" + "".join(f"{f'{s} B/s':>14}{'x':>6}" for s in sizes))
     server, port = start([sys.executable, "-c", FLOOR], pinned=False)
-    floors: dict[int, float] = {}
-    try:
-        for label, run in contenders:
-            row = f"{label:<32}"
+    rates: dict[tuple[str, int], list[float]] = {}
+    try:  # interleaved, run by run: a host that slows down mid-way slows everyone alike
+        for _ in range(args.runs):
             for size in sizes:
-                median = statistics.median(run(port, size) for _ in range(args.runs))
-                floors.setdefault(size, median)
-                row += f"{median:>14.0f}{median / floors[size]:>6.2f}"
-            print(row, flush=True)
+                for label, run in contenders:
+                    rates.setdefault((label, size), []).append(run(port, size))
     finally:
         server.terminate()
         server.wait()
         assert server.stdout is not None
         server.stdout.close()
+    for label, _ in contenders:
+        row = f"{label:<32}"
+        for size in sizes:
+            median = statistics.median(rates[label, size])
+            floor = statistics.median(rates[contenders[0][0], size])
+            row += f"{median:>14.0f}{median / floor:>6.2f}"
+        print(row)
     return 0
 
 

@@ -1,48 +1,43 @@
 """``hosepipe bench ADDRESS``: many clients at once, latency in an HDR histogram.
 
-:func:`bench` starts ``clients`` workers (:mod:`hosepipe.tools.crew`), each with its own
-connection and :class:`~hosepipe.tools.workload.Workload`. They connect, wait for the
-starting gun, then run requests until their share of ``requests`` is done, ``duration``
-has passed, or the stop flag is raised, recording each latency in microseconds in their
-own histogram (``hdrhistogram``); the parent merges them.
+:func:`bench` spreads ``clients`` over ``workers`` (forked processes by default, one per
+CPU and at most one per client, or threads: :mod:`hosepipe.tools.crew`). Each worker
+runs its clients on one event loop (:mod:`hosepipe.tools.bench_loop`): they connect,
+wait for the starting gun, then run requests until their share of ``requests`` is done,
+``duration`` has passed or the stop flag is raised, recording each latency in
+microseconds in the worker's own histogram (``hdrhistogram``); the parent merges them.
 
 Closed loop (the default): each client sends its next request as soon as the last reply
-is in; latency is from send to reply, and for a client's first request from the
-starting gun (so its opening, and any wait to be served at all, as under the iterative
-model, is latency too). Open loop (``rate``): each client sends on a fixed
-schedule (``rate / clients`` per second) and latency is measured from the *intended*
-send time, not the actual one. A server that stalls for a second then shows a second of
-latency on every request that should have been sent during the stall, as wrk2 does;
-measured from the actual send, the stall would hide behind a single slow request
-("coordinated omission").
+is in. Open loop (``rate``): each client sends on a fixed schedule (``rate / clients``
+per second) and latency is measured from the *intended* send time. A server that stalls
+for a second then shows a second of latency on every request that should have been sent
+during the stall, as wrk2 does; measured from the actual send, the stall would hide
+behind a single slow request ("coordinated omission").
 
-A request that fails (refused, wrong reply, timeout) is counted as an error and the
-client reconnects; a client that cannot reconnect ends.
+Why not a process per client, as the tutorial forks them: a blocking client wakes up
+once per request, and that costs more CPU than the request (about 22 us against 8 per
+echo round trip, measured): the bench, not the server, would set the pace.
+``workers=clients`` gives that arrangement back.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from hosepipe.address import parse_address
-from hosepipe.errors import ConnectError, HosepipeError, UsageError
-from hosepipe.tools.crew import Board, Crew, ProcessCrew, ThreadCrew
-from hosepipe.tools.workload import Workload, check_workload, open_workload
+from hosepipe.errors import ConnectError, UsageError
+from hosepipe.tools.bench_loop import MAX_ERROR_SAMPLES, ClientPlan, new_histogram, run_worker
+from hosepipe.tools.crew import Crew, ProcessCrew, ThreadCrew
+from hosepipe.tools.workload import check_address, check_workload
 
 __all__ = ["PERCENTILES", "BenchOptions", "BenchResult", "bench", "new_histogram"]
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
-HIGHEST_US = 3_600_000_000  # an hour: the histogram's range is 1 us to this
-MAX_ERROR_SAMPLES = 3
-
-
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(1, HIGHEST_US, 3)
 
 
 @dataclass(frozen=True)
@@ -56,6 +51,7 @@ class BenchOptions:
     payload: str | None = None  # JSON: a framed request to a message service
     codec: str = "msgpack"
     threads: bool = False  # threads instead of processes
+    workers: int | None = None  # processes (or threads); default: one per CPU, <= clients
     timeout: float = 10.0  # per connect and per reply
 
     def check(self) -> None:
@@ -69,6 +65,8 @@ class BenchOptions:
             raise UsageError("--rate must be positive")
         if self.timeout <= 0:
             raise UsageError("--timeout must be positive")
+        if self.workers is not None and not 1 <= self.workers <= self.clients:
+            raise UsageError("--workers must be between 1 and the number of clients")
         check_workload(self.service, self.size, self.payload)
 
 
@@ -106,104 +104,6 @@ class BenchResult:
                 "interrupted": self.interrupted, "error_samples": self.error_samples}
 
 
-@dataclass
-class _Client:
-    """One worker's loop; runs in the worker process or thread."""
-
-    address: str
-    options: BenchOptions
-    quota: int | None  # requests for this client
-    interval_ns: int | None  # open loop: between intended sends
-    errors: list[str] = field(default_factory=list)
-
-    def __call__(self, index: int, board: Board) -> dict[str, Any]:
-        try:
-            workload = self._connect()
-        except Exception as exc:  # reported as this client's failure
-            board.set_state(index, Board.FAILED)
-            return {"connect_error": str(exc)}
-        board.set_state(index, Board.CONNECTED)
-        if not board.go.wait(self.options.timeout + 30):
-            workload.close()
-            return {"connect_error": "never started"}
-        return self._run(workload, index, board)
-
-    def _connect(self) -> Workload:
-        o = self.options
-        return open_workload(self.address, o.service, size=o.size, payload=o.payload,
-                             codec=o.codec, timeout=o.timeout)
-
-    def _run(self, workload: Workload, index: int, board: Board) -> dict[str, Any]:
-        histogram, done, failed = new_histogram(), 0, 0
-        clock, record = time.perf_counter_ns, histogram.record_value
-        pace = _Pace(clock(), self.interval_ns)
-        stop_at = pace.started + int((self.options.duration or 0) * 1e9)
-        live: Workload | None = self._started(workload)
-        while live is not None and not board.stopping and (
-                done + failed < self.quota if self.quota is not None else clock() < stop_at):
-            sent = pace.send_time(clock())
-            try:
-                live.request()
-            except (HosepipeError, OSError) as exc:
-                failed += 1
-                live = self._failed(live, exc)
-                continue
-            record(max(1, (clock() - sent) // 1000))
-            done += 1
-            board.done(index, done)
-        if live is None:
-            failed += 1  # the opening, or a reconnection, failed: this client ends
-        else:
-            live.close()
-        return {"histogram": histogram.encode(), "requests": done, "errors": failed,
-                "started": pace.started, "ended": clock(), "error_samples": self.errors}
-
-    def _started(self, workload: Workload) -> Workload | None:
-        """``workload`` after its opening; None (and an error noted) if that failed."""
-        try:
-            workload.start()
-        except (HosepipeError, OSError) as exc:
-            self._note(exc)
-            workload.close()
-            return None
-        return workload
-
-    def _failed(self, workload: Workload, exc: BaseException) -> Workload | None:
-        """After a failed request: a new connection, or None if that fails too."""
-        self._note(exc)
-        workload.close()
-        try:
-            return self._started(self._connect())
-        except (HosepipeError, OSError) as again:
-            self._note(again)
-            return None
-
-    def _note(self, exc: BaseException) -> None:
-        if len(self.errors) < MAX_ERROR_SAMPLES:
-            self.errors.append(f"{type(exc).__name__}: {exc}")
-
-
-class _Pace:
-    """When each request counts from. Closed loop: when it is sent, except the first,
-    which counts from the gun (the opening, and any wait to be served, included). Open
-    loop: its slot in a fixed schedule, waited for if early, not moved if late."""
-
-    def __init__(self, started: int, interval_ns: int | None) -> None:
-        self.started = self.slot = started
-        self.interval_ns = interval_ns
-        self.first = True
-
-    def send_time(self, now: int) -> int:
-        if self.interval_ns is None:
-            sent = self.started if self.first else now
-        else:
-            if now < self.slot:
-                time.sleep((self.slot - now) / 1e9)
-            sent, self.slot = self.slot, self.slot + self.interval_ns
-        self.first = False
-        return sent
-
-
 def _shares(total: int | None, count: int) -> list[int | None]:
     if total is None:
         return [None] * count
@@ -212,14 +112,16 @@ def _shares(total: int | None, count: int) -> list[int | None]:
 
 def _start(address: str, options: BenchOptions) -> Crew:
     interval = None if options.rate is None else int(1e9 * options.clients / options.rate)
-    quotas = _shares(options.requests, options.clients)
     duration = options.duration if options.requests is None else None
     if options.requests is None and duration is None:
         duration = 5.0
-    clients = [_Client(address, replace(options, duration=duration), quotas[i], interval)
-               for i in range(options.clients)]
+    plan = ClientPlan(address, options.service, options.size, options.payload, options.codec,
+                      options.timeout, duration, interval)
+    quotas = _shares(options.requests, options.clients)
+    count = options.workers or min(options.clients, os.cpu_count() or 1)
+    groups = [quotas[i::count] for i in range(count)]  # clients dealt out like cards
     crew_type = ThreadCrew if options.threads else ProcessCrew
-    return crew_type(options.clients, lambda index, board: clients[index](index, board))
+    return crew_type(count, lambda index, board: run_worker(plan, groups[index], index, board))
 
 
 Progress = Callable[[int], None]  # requests done so far
@@ -231,8 +133,7 @@ def bench(address: str, options: BenchOptions | None = None, *, label: str | Non
     was measured until then, with ``interrupted`` set."""
     options = options or BenchOptions()
     options.check()
-    if parse_address(address).is_datagram:
-        raise UsageError("bench measures stream services; use tcp://, tls://, unix:// or exec:")
+    check_address(address)
     result = BenchResult(label or address, options.clients)
     crew = _start(address, options)
     try:

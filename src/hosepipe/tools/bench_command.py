@@ -54,7 +54,7 @@ def add_parser(sub: Subparsers) -> dict[str, Handler]:
     p.add_argument("-s", "--service", default="echo", help="echo, upper, square, or any "
                    "message service with --payload (default echo)")
     p.add_argument("-c", "--clients", type=int, default=8, metavar="N",
-                   help="clients at once (default 8)")
+                   help="clients at once, each its own connection (default 8)")
     amount = p.add_mutually_exclusive_group()
     amount.add_argument("-n", "--requests", type=int, metavar="N", help="requests in all")
     amount.add_argument("-d", "--duration", type=float, metavar="SECONDS",
@@ -65,7 +65,10 @@ def add_parser(sub: Subparsers) -> dict[str, Handler]:
                    "second in all, latency from the intended send time")
     p.add_argument("--payload", metavar="JSON", help="a framed request for a message service")
     p.add_argument("--codec", choices=("msgpack", "json"), default="msgpack")
-    p.add_argument("--threads", action="store_true", help="clients as threads, not processes")
+    p.add_argument("-w", "--workers", type=int, metavar="N", help="processes the clients are "
+                   "spread over, each running its share on one event loop (default: one per "
+                   "CPU, at most one per client; N = CLIENTS gives each client its own)")
+    p.add_argument("--threads", action="store_true", help="workers as threads, not processes")
     p.add_argument("-t", "--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="per connect and per reply (default 10)")
     p.add_argument("--models", metavar="LIST", help="start SERVICE under each model "
@@ -80,7 +83,7 @@ def _options(args: argparse.Namespace) -> BenchOptions:
     return BenchOptions(service=args.service, clients=args.clients, requests=args.requests,
                         duration=args.duration, size=parse_size(args.size), rate=args.rate,
                         payload=args.payload, codec=args.codec, threads=args.threads,
-                        timeout=args.timeout)
+                        workers=args.workers, timeout=args.timeout)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -57,6 +57,11 @@ class Board:
         return sum(self.cells[: self.count])
 
     @property
+    def stop_index(self) -> int:
+        """Where the stop flag is in :attr:`cells` (for loops that read it directly)."""
+        return 2 * self.count
+
+    @property
     def stopping(self) -> bool:
         return bool(self.cells[2 * self.count])
 

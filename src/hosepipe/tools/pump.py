@@ -89,7 +89,7 @@ class Direction:
     def on_readable(self) -> None:
         """Read what is there and pass it on at once; again, a few rounds, while the
         destination takes everything (each round saves a trip through poll)."""
-        for _ in range(ROUNDS):
+        for _ in range(1 if self.src.shared else ROUNDS):  # a blocking read must be polled
             if not self._read_once():
                 return
             self.on_writable()

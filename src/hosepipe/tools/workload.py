@@ -5,83 +5,81 @@
 * **square**: the greeting first (answered ``Hello. Nice to see you.``), then a line with
   a number of ``size - 1`` digits; its square, computed here, back.
 * **a message service** (``payload`` given): the value as a framed request through
-  :class:`hosepipe.Client`; any reply counts, a structured error is an error.
+  :class:`hosepipe.AsyncClient`; any reply counts, a structured error is an error.
 
 Classic requests are lines on purpose: a classic service answers a bare message only
 after its ``pause`` (50 ms by default) of quiet, which would measure the pause, not the
 service. A reply is read to its last expected byte and compared, so a short, long or
 wrong answer is an error, never a fast request.
+
+Workloads are asyncio coroutines: a bench worker runs many clients on one event loop,
+as wrk does, because a process per client spends more CPU on waking up than on the
+request itself. Connecting (:func:`open_workload`) happens before the starting gun;
+:meth:`Workload.start` (square's greeting, the framed hello) after it, so that under
+the iterative model a second client's handshake, which waits for the first client to be
+done, cannot hold the others up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import string
 from typing import Any
 
-from hosepipe.client import Client
-from hosepipe.errors import ConnectionClosed, ProtocolError, UsageError
+from hosepipe.address import InetAddress, UnixAddress, parse_address
+from hosepipe.client import AsyncClient
+from hosepipe.errors import ConnectError, ProtocolError, UsageError
 from hosepipe.services.square import GREETING
-from hosepipe.transports.connect import connect_stream
-from hosepipe.transports.streams import Stream
+from hosepipe.transports.tls import client_context
 
-__all__ = ["CLASSIC", "Workload", "check_workload", "open_workload"]
+__all__ = ["CLASSIC", "Workload", "check_address", "check_workload", "open_workload"]
 
 CLASSIC = ("echo", "upper", "square")
 MAX_SQUARE_DIGITS = 4300
 
 
 class Workload:
-    """One client's connection. :meth:`start` runs once before the measured requests
-    (after every client is connected: a handshake there cannot hold up the others'
-    connecting, which under the iterative model would wait for the first client);
-    :meth:`request` sends one request and waits for its whole reply, raising on
-    anything else."""
+    """One client's connection: :meth:`start` once, then :meth:`request` per request
+    (one request, its whole reply, an exception for anything else)."""
 
-    def start(self) -> None:
-        """The unmeasured opening (square's greeting, the framed hello)."""
+    async def start(self) -> None:
+        """The unmeasured opening."""
 
-    def request(self) -> None:
+    async def request(self) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
+    async def close(self) -> None:
         raise NotImplementedError
 
 
 class ExactReply(Workload):
     """A classic request whose reply is known byte for byte."""
 
-    def __init__(self, stream: Stream, request: bytes, reply: bytes, timeout: float, *,
-                 greeting: tuple[bytes, bytes] | None = None) -> None:
-        self.stream = stream
-        self.payload = request
-        self.expected = reply
-        self.timeout = timeout
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 request: bytes, reply: bytes, greeting: tuple[bytes, bytes] | None) -> None:
+        self.reader, self.writer = reader, writer
+        self.payload, self.expected, self.size = request, reply, len(reply)
         self.greeting = greeting
-        self.view = memoryview(bytearray(len(reply)))
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self.greeting is not None:
-            self.stream.send_all(self.greeting[0], self.timeout)
-            self.read_reply(self.greeting[1])
+            self.writer.write(self.greeting[0])
+            await self._expect(self.greeting[1])
 
-    def request(self) -> None:
-        self.stream.send_all(self.payload, self.timeout)
-        self.read_reply(self.expected)
+    async def request(self) -> None:
+        self.writer.write(self.payload)  # small: the transport takes it without waiting
+        if await self.reader.readexactly(self.size) != self.expected:
+            raise ProtocolError("a reply that is not the expected one")
 
-    def read_reply(self, expected: bytes) -> None:
-        got, size = 0, len(expected)
-        view = self.view if size <= len(self.view) else memoryview(bytearray(size))
-        while got < size:
-            count = self.stream.receive_into(view[got:size], self.timeout)
-            if count == 0:
-                raise ConnectionClosed("the server closed the connection mid-reply")
-            got += count
-        if view[:size] != expected:
-            raise ProtocolError(f"unexpected reply {bytes(view[:min(size, 60)])!r}")
+    async def _expect(self, expected: bytes) -> None:
+        got = await self.reader.readexactly(len(expected))
+        if got != expected:
+            raise ProtocolError(f"unexpected reply {got[:60]!r}")
 
-    def close(self) -> None:
-        self.stream.close()
+    async def close(self) -> None:
+        self.writer.transport.abort()
 
 
 class Message(Workload):
@@ -89,19 +87,19 @@ class Message(Workload):
 
     def __init__(self, address: str, value: Any, codec: str, timeout: float) -> None:
         self.address, self.value, self.codec, self.timeout = address, value, codec, timeout
-        self.client: Client | None = None
+        self.client: AsyncClient | None = None
 
-    def start(self) -> None:
-        """Connect and say hello (a Client does both at once)."""
-        self.client = Client(self.address, codec=self.codec, timeout=self.timeout)
+    async def start(self) -> None:
+        self.client = await AsyncClient.connect(self.address, codec=self.codec,
+                                                timeout=self.timeout)
 
-    def request(self) -> None:
+    async def request(self) -> None:
         assert self.client is not None
-        self.client.request(self.value)
+        await self.client.request(self.value)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self.client is not None:
-            self.client.close()
+            await self.client.close()
 
 
 def _classic_lines(service: str, size: int) -> tuple[bytes, bytes]:
@@ -111,6 +109,14 @@ def _classic_lines(service: str, size: int) -> tuple[bytes, bytes]:
     letters = (string.ascii_lowercase * (size // 26 + 1))[: size - 1]
     line = f"{letters}\n".encode()
     return line, line.upper() if service == "upper" else line
+
+
+def check_address(address: str) -> None:
+    """Bench clients connect over tcp://, tls:// or unix://."""
+    parsed = parse_address(address)
+    if not isinstance(parsed, InetAddress | UnixAddress) or parsed.is_datagram:
+        raise UsageError(f"bench measures stream services over tcp://, tls:// or unix://, "
+                         f"not {parsed}")
 
 
 def check_workload(service: str, size: int, payload: str | None) -> Any:
@@ -123,21 +129,38 @@ def check_workload(service: str, size: int, payload: str | None) -> Any:
     if service not in CLASSIC:
         raise UsageError(f"--service {service} needs --payload JSON (a framed request); "
                          f"without one, bench speaks the classic {', '.join(CLASSIC)}")
-    if size < 1 or (service == "square" and size - 1 > MAX_SQUARE_DIGITS):
-        raise UsageError("--size must be at least 1 (square: at most "
-                         f"{MAX_SQUARE_DIGITS + 1}, a number of SIZE-1 digits)")
-    if service == "square" and size < 2:
-        raise UsageError("--size for square must be at least 2 (one digit and a newline)")
+    low, high = (2, MAX_SQUARE_DIGITS + 1) if service == "square" else (1, None)
+    if size < low or (high is not None and size > high):
+        raise UsageError(f"--size must be at least {low}" + (
+            f" and at most {high} for square (a number of SIZE-1 digits)" if high else ""))
     return None
 
 
-def open_workload(address: str, service: str, *, size: int, payload: str | None,
-                  codec: str = "msgpack", timeout: float = 10.0) -> Workload:
+async def _connect(address: str, timeout: float) -> tuple[asyncio.StreamReader,
+                                                             asyncio.StreamWriter]:
+    parsed = parse_address(address)
+    if isinstance(parsed, UnixAddress):
+        opening = asyncio.open_unix_connection(parsed.sockaddr)  # type: ignore[arg-type]
+    else:
+        assert isinstance(parsed, InetAddress)
+        context = client_context() if parsed.scheme == "tls" else None
+        opening = asyncio.open_connection(parsed.host, parsed.port, ssl=context)
+    try:
+        return await asyncio.wait_for(opening, timeout)
+    except asyncio.TimeoutError as exc:
+        raise ConnectError(f"cannot connect to {parsed}: timed out") from exc
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConnectError(f"cannot connect to {parsed}: {reason}") from exc
+
+
+async def open_workload(address: str, service: str, *, size: int, payload: str | None,
+                        codec: str = "msgpack", timeout: float = 10.0) -> Workload:
     """One client of the bench, connected (a message service's: at :meth:`start`)."""
     value = check_workload(service, size, payload)
     if payload is not None:
         return Message(address, value, codec, timeout)
     request, reply = _classic_lines(service, size)
     greeting = (b"Hi there!\n", f"{GREETING}\n".encode()) if service == "square" else None
-    return ExactReply(connect_stream(address, timeout=timeout), request, reply, timeout,
-                      greeting=greeting)
+    reader, writer = await _connect(address, timeout)
+    return ExactReply(reader, writer, request, reply, greeting)
