@@ -222,6 +222,7 @@ def run_worker(plan: ClientPlan, quotas: list[int | None], index: int,
         board.set_state(index, Board.CONNECTED if any(workloads) else Board.FAILED)
         if not board.go.wait(plan.timeout + 30):
             worker.samples.append("never started")
+            loop.run_until_complete(asyncio.gather(*(w.close() for w in workloads if w)))
             return worker.result()
         loop.run_until_complete(worker.run(workloads, quotas))
         return worker.result()

@@ -1,9 +1,10 @@
-"""The bench's clients in parallel: one forked process each (the default, as the
-tutorial's client spawner forks them), or one thread each.
+"""The bench's workers in parallel: forked processes (the default, as the tutorial's
+client spawner forks them), or threads.
 
 A :class:`Crew` starts ``count`` workers running ``work(index, board)`` and hands back
 each worker's result (a dict) as it arrives. The :class:`Board` is memory shared with
-the workers (shared pages after ``fork``; a plain array for threads) where each worker
+the workers (an anonymous shared mapping, inherited by ``fork``; a plain array for
+threads) where each worker
 posts its request count for the progress bar and whether it connected, and where the
 parent raises the stop flag: one memory read per request, no system call. ``go`` is
 the starting gun, fired when every worker has connected.
