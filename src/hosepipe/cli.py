@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "hosepipe.book.command",
     "hosepipe.files.command",
     "hosepipe.tools.command",
+    "hosepipe.gui.command",
 )
 
 COMMANDS: dict[str, Handler] = {}

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from hosepipe.address import Address, InetAddress, UnixAddress, parse_address
+from hosepipe.driving.blocking import serve_stream
 from hosepipe.errors import ConnectError, ConnectionClosed, RemoteError, Timeout, UsageError
 from hosepipe.limits import Limits
-from hosepipe.servers.blocking import serve_stream
 from hosepipe.service import Service
 from hosepipe.transports.connect import connect_stream
 from hosepipe.transports.streams import Stream

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hosepipe.address import SCHEMES, parse_address
+from hosepipe.address import parse_address, schemes
 from hosepipe.errors import ConfigError, UsageError
 from hosepipe.limits import Limits
 from hosepipe.servers.base import Binding
@@ -47,7 +47,7 @@ __all__ = [
     "BindSpec", "ServeConfig", "build_bindings", "load_config", "parse_bind_arg", "read_authkey",
 ]
 
-_SPLIT = re.compile(r"@(?=(?:{}|tls|fifo|serial):)".format("|".join(SCHEMES)))
+_SPLIT = re.compile(r"@(?=(?:{}|fifo|serial):)".format("|".join(schemes())))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,12 @@ class Limits:
     send_timeout: float = 30.0
     """A peer that accepts none of our bytes for this long is closed."""
     pause: float = 0.05
-    """Quiet time after which an unterminated classic message counts as whole."""
+    """Quiet time after which an unterminated classic message counts as whole (until
+    the peer has shown it is a bare client; see ``keep_pausing``)."""
+    keep_pausing: bool = False
+    """End every bare classic message by the pause, not only the first: for a bare
+    client that sends one message in several pieces. Off: once a peer has waited for
+    the answer to a bare message, each receive is a message at once."""
     threads: int = 64
     """Worker threads of the thread model (shared by its bindings)."""
     thread_idle: float = 5.0
@@ -47,10 +52,17 @@ class Limits:
     """Largest message accepted before the authkey challenge is passed (the stdlib's 256)."""
     handshake_timeout: float = 10.0
     """Seconds a peer gets for each step of the authkey (and TLS) handshake."""
+    high_water: int = 256 * 1024
+    """Bytes of output queued for one connection past which the server reads no more
+    from it and answers no more of its pipelined requests until the output drains."""
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
+            if field.type in (bool, "bool"):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"limit {field.name} must be true or false, not {value!r}")
+                continue
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"limit {field.name} must be a positive number, not {value!r}")
 

@@ -18,17 +18,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from hosepipe.limits import Limits
 
 __all__ = [
     "CLOSE",
+    "PENDING",
     "Action",
     "Close",
     "Context",
     "Conversation",
+    "Handoff",
+    "Outlet",
+    "Pending",
     "Send",
     "SendFile",
     "Service",
@@ -73,8 +77,18 @@ class Close:
     """Finish sending what is queued, then close the connection."""
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Not an action for the wire: the conversation holds whole messages it has not
+    answered yet, because it has produced as much output as one call may (the
+    ``high_water`` limit) or has just queued a file. The driver calls
+    :meth:`Conversation.resume` once the output has drained, and reads no more from the
+    peer meanwhile -- so pipelined requests cannot make a server buffer without bound."""
+
+
 CLOSE = Close()
-Action = Send | SendFile | Close
+PENDING = Pending()
+Action = Send | SendFile | Close | Pending
 
 
 def release(actions: list[Action]) -> None:
@@ -84,14 +98,59 @@ def release(actions: list[Action]) -> None:
             action.close()
 
 
-@dataclass(frozen=True)
-class Context:
-    """What a conversation may know about its connection."""
+class Outlet:
+    """Where a context's pushes go: the driver of the connection (see :mod:`hosepipe.driving`)."""
 
-    peer: str = "-"
-    local: str = "-"
-    limits: Limits = field(default_factory=Limits)
-    authenticated: bool = False
+    def push(self, actions: tuple[Action, ...]) -> bool:
+        return False
+
+    @property
+    def pending_output(self) -> int:
+        return 0
+
+
+_NOWHERE = Outlet()
+
+
+class Context:
+    """What a conversation may know about its connection, and its way to speak first.
+
+    :meth:`push` sends (or closes) at any time, from any thread: the actions join the
+    connection's output in order, after whatever was queued before them. A service
+    whose conversations push from threads other than their own callbacks, or from
+    timers, sets :attr:`Service.pushes`.
+    """
+
+    __slots__ = ("_outlet", "authenticated", "limits", "local", "peer")
+
+    def __init__(self, peer: str = "-", local: str = "-", limits: Limits | None = None, *,
+                 authenticated: bool = False) -> None:
+        self.peer = peer
+        self.local = local
+        self.limits = limits if limits is not None else Limits()
+        self.authenticated = authenticated
+        self._outlet: Outlet = _NOWHERE
+
+    def attach(self, outlet: Outlet) -> None:
+        """Route :meth:`push` to ``outlet`` (the connection's driver does this)."""
+        self._outlet = outlet
+
+    def push(self, *actions: Action) -> bool:
+        """Send these actions now, in order; thread-safe. False if the connection is
+        gone (or was never attached to one): nothing was queued."""
+        return self._outlet.push(actions)
+
+    @property
+    def pending_output(self) -> int:
+        """Bytes queued for this peer and not yet taken by the transport (any thread;
+        a room uses it to drop members that stopped reading)."""
+        return self._outlet.pending_output
+
+    def authenticated_copy(self) -> Context:
+        """The same connection, once its peer has passed the authkey challenge."""
+        copy = Context(self.peer, self.local, self.limits, authenticated=True)
+        copy._outlet = self._outlet
+        return copy
 
 
 class ServiceError(Exception):
@@ -129,6 +188,12 @@ class Conversation:
         """The peer will send no more. By default, close our side too."""
         return [CLOSE]
 
+    def resume(self) -> list[Action]:
+        """The output has drained after this conversation returned :data:`PENDING`:
+        answer more of the messages it holds (and return ``PENDING`` again if some
+        are still left)."""
+        return []
+
     @property
     def partial(self) -> bool:
         """True while part of a message is held (the server's message deadline runs)."""
@@ -136,8 +201,13 @@ class Conversation:
 
     @property
     def idle_limit(self) -> float | None:
-        """Seconds the peer may stay silent now, if not the binding's idle timeout
-        (an authentication handshake has its own, shorter deadline)."""
+        """Seconds the peer may stay silent now, if not the binding's idle timeout."""
+        return None
+
+    @property
+    def message_limit(self) -> float | None:
+        """Seconds a message may take from its first byte, if not the binding's
+        ``message_timeout`` (an authkey handshake, whole, gets ``handshake_timeout``)."""
         return None
 
     def closed(self) -> None:
@@ -154,6 +224,16 @@ class Service:
     name: ClassVar[str] = "service"
     streams: ClassVar[bool] = True
     datagrams: ClassVar[bool] = False
+    pushes: ClassVar[bool] = False
+    """True if conversations push (:meth:`Context.push`) from other threads or timers,
+    not only from their own callbacks; blocking models then also wait for pushes."""
+    shares_state: ClassVar[bool] = False
+    """True if connections share state in this process (a chat room): models whose
+    connections do not share one process (iterative, fork, ``--workers``) refuse it,
+    unless the service has a broker (:meth:`spans_processes`)."""
+    handoff: ClassVar[bool] = False
+    """True if the service takes a connection over instead of conversing on it (exec
+    programs): models call :meth:`take_over` and only track what it returns."""
     amplifies: ClassVar[bool] = False
     """True only where the wire contract requires answering a datagram with more bytes
     than it carried (RFC 867/868: an empty datagram gets the time). Otherwise a larger
@@ -166,5 +246,33 @@ class Service:
         """The reply to one datagram, or ``None`` for no reply."""
         raise NotImplementedError(f"{self.name} does not serve datagrams")
 
+    def spans_processes(self) -> bool:
+        """With :attr:`shares_state`: True when a broker carries the shared state
+        between processes, so that every model may serve the service."""
+        return False
+
+    def take_over(self, stream: object, peer: str) -> Handoff:
+        """With :attr:`handoff`: run the connection's whole life elsewhere (a program);
+        the caller closes its copy of ``stream`` afterwards."""
+        raise NotImplementedError(f"{self.name} does not take connections over")
+
     def close(self) -> None:
         """The server is done with this service: release what it holds (a database)."""
+
+
+class Handoff:
+    """A connection taken over by a :attr:`Service.handoff` service (a process)."""
+
+    def poll(self) -> int | None:
+        """The exit status once it has ended, else None (never blocks)."""
+        raise NotImplementedError
+
+    def terminate(self) -> None:
+        """Ask it to end (SIGTERM)."""
+
+    def kill(self) -> None:
+        """Make it end (SIGKILL)."""
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the end; raises TimeoutError past ``timeout``."""
+        raise NotImplementedError

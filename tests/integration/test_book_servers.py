@@ -19,6 +19,7 @@ import pytest
 from hosepipe import ConnectionClosed, RemoteError, TransportError
 from hosepipe.book import Entry
 from hosepipe.book.client import BookClient
+from hosepipe.book.menu import PROMPTS
 from hosepipe.book.sqlite import SqliteStore
 from tests.conftest import ServerProcess, start_server
 
@@ -65,13 +66,12 @@ def spawn_menu(*args: str) -> pexpect.spawn:
 
 
 def add_in_menu(menu: pexpect.spawn, entry: Entry) -> None:
-    menu.expect("Choice")
+    menu.expect_exact("Choose an option[1-4] ")
     menu.sendline("1")
-    for label, value in zip(("Name", "House number", "Street", "Town", "Phone"),
-                            entry.to_dict().values(), strict=True):
-        menu.expect(label + ": ")
+    for prompt, value in zip(PROMPTS, entry.to_dict().values(), strict=True):
+        menu.expect_exact(prompt)
         menu.sendline(value)
-    menu.expect(f"Added entry for {entry.name}")
+    menu.expect_exact(f"RESULT:  Added entry for {entry.name}")
 
 
 def pipe_child(menu: pexpect.spawn) -> psutil.Process:
@@ -100,20 +100,19 @@ def test_local_menu_as_a_person_uses_it(tmp_path: Path, ending: str) -> None:
     try:
         add_in_menu(menu, ARTHUR)
         child = pipe_child(menu)
-        menu.expect("Choice")
+        menu.expect_exact("Choose an option[1-4] ")
         menu.sendline("3")
-        menu.expect("Name: ")
+        menu.expect_exact("Enter the name: ")
         menu.sendline("Arthur")
-        menu.expect("Arthur : 1,High St,Camelot,555-0100")
-        menu.expect("Choice")
+        menu.expect_exact("RESULT:  Arthur : 1,High St,Camelot,555-0100")
+        menu.expect_exact("Choose an option[1-4] ")
         menu.sendline("2")
-        menu.expect("Name: ")
+        menu.expect_exact("Enter the name: ")
         menu.sendline("Nobody")
-        menu.expect("Sorry, no entry for: Nobody")
-        menu.expect("Choice")
+        menu.expect_exact("RESULT:  Sorry, no entry for: Nobody")
+        menu.expect_exact("Choose an option[1-4] ")
         if ending == "quit":
             menu.sendline("4")
-            menu.expect("Goodbye")
         elif ending == "ctrl-c":
             menu.sendintr()
         else:
@@ -137,7 +136,7 @@ def test_networked_menu_shares_the_book(tmp_path: Path) -> None:
         menu = spawn_menu("-a", server.address("book"))
         try:
             add_in_menu(menu, ARTHUR)
-            menu.expect("Choice")
+            menu.expect_exact("Choose an option[1-4] ")
             menu.sendline("4")
             menu.expect(pexpect.EOF)
         finally:

@@ -59,7 +59,7 @@ def running(request: pytest.FixtureRequest) -> Iterator[Superserver]:
 
 
 def test_sync_client(running: Superserver) -> None:
-    address = running.bindings[0].bound
+    address = running.addresses[0]
     with Client(address) as one, Client(address, codec="json") as two:
         assert one.request(["set", "spam", [1, 2]]) is True
         assert two.request(["get", "spam"]) == [1, 2]
@@ -69,7 +69,7 @@ def test_sync_client(running: Superserver) -> None:
 
 
 def test_async_client(running: Superserver) -> None:
-    address = running.bindings[0].bound
+    address = running.addresses[0]
 
     async def main() -> list[Any]:
         clients = [await AsyncClient.connect(address) for _ in range(5)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -143,17 +144,37 @@ def test_threads_bound_the_pool(serve: list[ServerProcess]) -> None:
 
 @pytest.mark.parametrize("model", ["thread", "select", "async"])
 def test_pause_ends_bare_messages(serve: list[ServerProcess], model: str) -> None:
-    slow = start_server("square@tcp://127.0.0.1:0", "--model", model, "--pause", "1.5")
-    quick = start_server("square@tcp://127.0.0.1:0", "--model", model, "--pause", "0.05")
-    serve.extend([slow, quick])
-    for server, expected in ((slow, b"144"), (quick, b"1")):
-        with connect(server, "square") as sock:
-            sock.sendall(b"Hi")
-            assert sock.recv(100) == GREETING.encode()
-            sock.sendall(b"1")
-            time.sleep(0.5)  # longer than the quick pause, shorter than the slow one
-            sock.sendall(b"2")
-            assert sock.recv(100) == expected
+    """The greeting waits for the pause; after it the bare client's every receive is a
+    message at once; with --keep-pausing every message waits for the pause."""
+    quick = start_server("square@tcp://127.0.0.1:0", "--model", model)
+    keep = start_server("square@tcp://127.0.0.1:0", "--model", model, "--pause", "3",
+                        "--keep-pausing")
+    serve.extend([quick, keep])
+    with connect(quick, "square") as sock:
+        sock.sendall(b"Hi")
+        assert _receive(sock, len(GREETING)) == GREETING.encode()
+        for n in (1, 2, 12):
+            sock.sendall(str(n).encode())
+            expected = str(n * n).encode()
+            assert _receive(sock, len(expected)) == expected
+    with connect(keep, "square") as sock:
+        sock.sendall(b"Hi")
+        assert _receive(sock, len(GREETING)) == GREETING.encode()
+        sock.sendall(b"1")
+        time.sleep(0.3)  # a gap shorter than the pause: the two pieces are one message
+        sock.sendall(b"2")
+        assert _receive(sock, 3) == b"144"
+
+
+def _receive(sock: socket.socket, size: int, timeout: float = 20.0) -> bytes:
+    """Exactly ``size`` bytes (a bare reply has no terminator to wait for)."""
+    sock.settimeout(timeout)
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
 
 
 @pytest.mark.parametrize("model", ["thread", "fork", "select", "async"])
@@ -169,3 +190,18 @@ def test_max_per_client(serve: list[ServerProcess], model: str) -> None:
         other.sendall(b"o")
         assert other.recv(1) == b"o"
     room_again(server, held)
+
+
+@pytest.mark.parametrize("model", ["iterative", "thread", "fork", "select", "async"])
+def test_listeners_keep_the_configured_backlog(serve: list[ServerProcess], model: str) -> None:
+    """asyncio's create_server(sock=...) listens again with a backlog of 100 unless told."""
+    server = start_server("echo@tcp://127.0.0.1:0", "--model", model)
+    serve.append(server)
+    port = server.address("echo").rsplit(":", 1)[1]
+    with connect(server, "echo") as sock:  # served: the loop is listening by now
+        sock.sendall(b"x")
+        sock.settimeout(10)
+        assert sock.recv(1) == b"x"
+    shown = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert shown[0] == "LISTEN" and shown[2] == "1024", shown

@@ -47,7 +47,7 @@ def trusting(pki: Pki, *, cert: bool = False) -> ssl.SSLContext:
     return client_context(ca=str(pki.ca), cert=str(pki.client_cert) if cert else None)
 
 
-@pytest.fixture(scope="module", params=["iterative", "thread", "fork", "async"])
+@pytest.fixture(scope="module", params=["iterative", "thread", "fork", "select", "async"])
 def tls_server(request: pytest.FixtureRequest, pki: Pki,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("tls-root")
@@ -122,7 +122,7 @@ def test_tls_to_a_plaintext_port_fails_fast(pki: Pki) -> None:
         assert server.stop() == 0
 
 
-@pytest.mark.parametrize("model", ["thread", "async"])
+@pytest.mark.parametrize("model", ["thread", "select", "async"])
 def test_mutual_tls(pki: Pki, model: str) -> None:
     server = start_server("upper@tls://127.0.0.1:0", "--cert", str(pki.server_cert),
                           "--ca", str(pki.ca), "--verify-client", "--model", model)
@@ -135,13 +135,6 @@ def test_mutual_tls(pki: Pki, model: str) -> None:
             client.request("anyone?")
     finally:
         assert server.stop() == 0
-
-
-def test_select_model_refuses_tls_clearly(pki: Pki) -> None:
-    result = run_cli("serve", "upper@tls://127.0.0.1:0", "--cert", str(pki.server_cert),
-                     "--model", "select")
-    assert result.returncode == 1
-    assert "select model does not hold TLS" in result.stderr
 
 
 def test_tls_address_without_a_certificate_is_refused() -> None:

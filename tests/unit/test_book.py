@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from hosepipe.book.entry import MAX_FIELD, BadEntry, Entry, parse_flat
 from hosepipe.book.flatfile import read_flat, write_flat
 from hosepipe.book.sqlite import SqliteStore
-from hosepipe.book.store import open_store
+from hosepipe.book.store import StoreUnavailable, open_store
 from hosepipe.service import Context, Conversation, Send
 from hosepipe.services.book import Book
 from hosepipe.wire import get_codec
@@ -63,28 +64,43 @@ def test_classic_commands(book: Book) -> None:
         "fnd:Arthur",
         'add:Gawain,3,"Green, Chapel",Orkney,555',
         "fnd:Gawain",
+        'add:Tristan,1,Road,"Tintagel, Cornwall",555',
+        "fnd:Tristan",
+        "add:Kay,2,High St, Upper,Camelot,",
+        "fnd:Kay",
         "rem:Arthur",
         "rem:Arthur",
         "fnd:Arthur",
         "jump:Arthur",
         "add:Only,Two",
         "add:Bad\x01Name,1,a,b,c",
-        "fnd:" + "x" * 200,
+        "fnd:" + "x" * 1025,
+        "add:,1,a,b,c",
     )
-    assert lines[:8] == [
+    assert lines[:12] == [
         "Added entry for Arthur",
         "Arthur : 1,High St,Camelot,555-0100",
         "Added entry for Gawain",
         'Gawain : 3,"Green, Chapel",Orkney,555',
+        "Added entry for Tristan",
+        'Tristan : 1,Road,"Tintagel, Cornwall",555',
+        "Added entry for Kay",
+        "Kay : 2,High St, Upper,Camelot,",
         "Deleted entry for Arthur",
         "Sorry, no entry for: Arthur",
         "Sorry, no entry for: Arthur",
         "ERROR: Unrecognized command: jump:Arthur",
     ]
-    assert lines[8] == "ERROR: add needs NAME,HOUSE,STREET,TOWN,PHONE (5 fields), got 2"
-    assert lines[9] == "ERROR: name contains a control character"
-    assert lines[10] == "ERROR: name is 200 characters; the limit is 100"
-    assert book.store.entries() == [Entry("Gawain", "3", "Green, Chapel", "Orkney", "555")]
+    assert lines[12] == ("ERROR: add needs NAME,HOUSE,STREET,TOWN,PHONE: "
+                         "expected 5 comma-separated fields, got 2")
+    assert lines[13:] == ["ERROR: name contains a control character",
+                          "ERROR: name is 1025 bytes; the limit is 1024", "ERROR: name is empty"]
+    # the tutorial's reading: quotes are kept unless only they can carry the fields
+    assert book.store.entries() == [
+        Entry("Gawain", "3", '"Green, Chapel"', "Orkney", "555"),
+        Entry("Kay", "2", "High St, Upper", "Camelot", ""),
+        Entry("Tristan", "1", "Road", "Tintagel, Cornwall", "555"),
+    ]
 
 
 def test_framed_operations(book: Book) -> None:
@@ -127,7 +143,9 @@ def test_framed_operations(book: Book) -> None:
         ({"op": "add", "entry": {"name": "A"}}, "bad-entry"),
         ({"op": "add", "entry": {**ARTHUR.to_dict(), "colour": "blue"}}, "bad-entry"),
         ({"op": "add", "entry": {**ARTHUR.to_dict(), "street": "x" * (MAX_FIELD + 1)}}, "too-long"),
-        ({"op": "add", "entry": {**ARTHUR.to_dict(), "town": "  "}}, "bad-entry"),
+        ({"op": "add", "entry": {**ARTHUR.to_dict(), "name": "  "}}, "bad-entry"),
+        ({"op": "add", "entry": {**ARTHUR.to_dict(), "town": "a\x00b"}}, "bad-entry"),
+        ({"op": "list", "order": "random"}, "bad-request"),
         ({"op": "add", "entry": {**ARTHUR.to_dict(), "name": "a:b"}}, "bad-entry"),
         ({"op": "add_many", "entries": "x"}, "bad-request"),
         ({"op": "search", "text": 5}, "bad-request"),
@@ -137,6 +155,58 @@ def test_framed_errors(book: Book, request_: Any, code: str) -> None:
     (reply,) = framed(book, request_)
     assert reply["error"] == code
     assert book.store.entries() == []  # nothing half-written
+
+
+def test_text_that_is_not_utf8_is_refused(book: Book) -> None:
+    """The line that killed the iterative superserver: surrogate-escaped bytes in a name
+    used to reach the database (UnicodeEncodeError); now the entry refuses them."""
+    conversation = book.conversation(Context())
+    out = b""
+    for line in (b"add:\xff,1,s,t,5\n", b"fnd:\xffx\n", b"add:Kay,1,\xc3,t,5\n"):
+        out += b"".join(a.data for a in conversation.data_received(line) if isinstance(a, Send))
+    assert out.decode().splitlines() == [
+        "ERROR: name is not valid UTF-8 text", "ERROR: name is not valid UTF-8 text",
+        "ERROR: street is not valid UTF-8 text"]
+    assert book.store.entries() == []
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\x00b"])
+def test_the_store_maps_what_the_database_refuses(db_url: str, bad: str) -> None:
+    """Past validation (an Entry built directly), a store still raises only its own
+    errors: text the database cannot hold is BadEntry, never a database exception."""
+    if "\x00" in bad and db_url.startswith("sqlite"):
+        pytest.skip("SQLite holds a NUL; only PostgreSQL refuses it")
+    store = open_store(db_url)
+    try:
+        with pytest.raises(BadEntry):
+            store.add(Entry(bad, "1", "s", "t", "p"))
+        with pytest.raises(BadEntry):
+            store.search(bad)
+        assert store.entries() == []
+        store.add(ARTHUR)  # the connection is still good
+        assert store.find("Arthur") == ARTHUR
+    finally:
+        store.close()
+
+
+def test_a_full_database_is_unavailable_not_an_exception(tmp_path: Path) -> None:
+    """SQLITE_FULL, as a full disk gives it (here: a page limit): StoreUnavailable."""
+    store = SqliteStore(f"sqlite://{tmp_path}/full.db")
+    try:
+        store.add(ARTHUR)
+        with store._pool.connection() as db:
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            db.execute(f"PRAGMA max_page_count = {pages}")
+        big = "x" * 1000
+        with pytest.raises(StoreUnavailable, match="full"):
+            store.add_many([Entry(f"n{i}", big, big, big, big) for i in range(50)])
+        assert store.entries() == [ARTHUR]  # nothing half-written
+        with store._pool.connection() as db:
+            db.execute("PRAGMA max_page_count = 1073741823")
+        store.add(Entry("Kay", "2", "a", "b", "c"))
+        assert [e.name for e in store.entries()] == ["Arthur", "Kay"]
+    finally:
+        store.close()
 
 
 def test_search_treats_wildcards_literally(book: Book) -> None:
@@ -151,8 +221,9 @@ def test_schema_version_is_recorded(tmp_path: Path) -> None:
     store = SqliteStore(f"sqlite://{tmp_path}/b.db")
     try:
         store.add(ARTHUR)
-        versions = store._connection().execute("SELECT version FROM schema_version").fetchall()
-        assert versions == [(1,)]
+        with store._pool.connection() as db:
+            versions = db.execute("SELECT version FROM schema_version").fetchall()
+        assert versions == [(1,), (2,)]
         assert store.integrity_check() == "ok"
     finally:
         store.close()
@@ -172,31 +243,54 @@ def test_bad_sqlite_options() -> None:
 
 # -- the flat file ----------------------------------------------------------------------
 
-fields = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=30
-).map(str.strip).filter(bool)
+# what a field may hold: any text but control characters (a tab is allowed), empty too
+field_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), whitelist_characters="\t"),
+    max_size=30)
+plain_or_quoted = st.sampled_from(["", ",", '"', ", ", '","', "x,y"])
+fields = st.one_of(field_text, st.tuples(field_text, plain_or_quoted, field_text).map("".join))
+names = fields.filter(lambda n: n.strip() != "" and ":" not in n)
 
 
-@given(name=fields.filter(lambda n: ":" not in n), rest=st.tuples(fields, fields, fields, fields))
-@settings(max_examples=200, deadline=None)
+@given(name=names, rest=st.tuples(fields, fields, fields, fields))
+@settings(max_examples=500, deadline=None)
 def test_flat_line_round_trip(name: str, rest: tuple[str, str, str, str]) -> None:
+    """An entry survives export and import, unless its fields hold both commas and
+    double quotes (then the line it is written as may read as a different entry: the
+    price of reading every line the tutorial writes back as it was written)."""
     entry = Entry.make(name, *rest)
-    assert parse_flat(entry.flat_line()) == entry
+    text = "".join(rest)
+    if not ("," in text and '"' in text):
+        assert parse_flat(entry.flat_line()) == entry
 
 
 def test_flat_file_round_trip_is_atomic(tmp_path: Path) -> None:
     path = tmp_path / "addbook.dat"
-    entries = [ARTHUR, Entry("Gawain", "3", 'Green, "Chapel"', "Orkney", "555")]
+    entries = [ARTHUR, Entry("Gawain", "3", 'Green, "Chapel"', "Orkney", ""),
+               Entry("Tristan", "1", "Road", "Tintagel, Cornwall", "555")]
     write_flat(path, entries)
-    assert read_flat(path) == entries
+    assert read_flat(path).entries == entries
+    assert path.read_bytes() == (b'Arthur:1,High St,Camelot,555-0100\n'
+                                 b'Gawain:3,Green, "Chapel",Orkney,\n'
+                                 b'Tristan:1,Road,"Tintagel, Cornwall",555\n')
     assert sorted(p.name for p in tmp_path.iterdir()) == ["addbook.dat"]  # no temp file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as the tutorial's open() makes it
 
 
-def test_flat_file_errors_name_the_line(tmp_path: Path) -> None:
+def test_flat_file_bad_lines_are_numbered_and_skipped(tmp_path: Path) -> None:
     path = tmp_path / "addbook.dat"
-    path.write_text("Arthur:1,High St,Camelot,555\n\n# a comment\nBroken line\n")
-    with pytest.raises(BadEntry, match="line 4"):
-        read_flat(path)
+    path.write_bytes(b"Arthur:1,High St,Camelot,555\n\nBroken line\n:1,a,b,c\n"
+                     b"Kay:\xff,a,b,c\nBed\x1bivere:1,a,b,c\nToo:few,fields\n"
+                     b"Gawain:3,,,\r\n")
+    flat = read_flat(path)
+    assert flat.entries == [Entry("Arthur", "1", "High St", "Camelot", "555"),
+                            Entry("Gawain", "3", "", "", "")]
+    assert [number for number, _ in flat.bad] == [3, 4, 5, 6, 7]
+    assert flat.problems()[0] == f"{path}, line 3: expected NAME:HOUSE,STREET,TOWN,PHONE " \
+        "(no ':' in the line)"
+    assert "not valid UTF-8" in flat.bad[2][1] and "control character" in flat.bad[3][1]
 
 
 # -- the service against a dict, by Hypothesis --------------------------------------------

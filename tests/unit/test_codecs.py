@@ -78,3 +78,20 @@ def test_hello_round_trip() -> None:
     assert hello.parse_reply(hello.server_reply("json")) == "json"
     with pytest.raises(Exception, match="refused"):
         hello.parse_reply(hello.server_reply(None, "no"))
+
+
+@pytest.mark.parametrize("payload", [b'"\\ud800"', b'{"\\udc00": 1}', b'["a", "\\udfff"]',
+                                     b'"\xed\xa0\x80"', b'"\\ud83d"'])
+def test_json_refuses_lone_surrogates(payload: bytes) -> None:
+    """JSON is strict UTF-8 on the wire: a lone surrogate, escaped or encoded, is a
+    decode error, so it never reaches a service (nor an error reply that echoes it)."""
+    with pytest.raises(CodecError):
+        get_codec("json").decode(payload)
+    with pytest.raises(CodecError):
+        get_codec("json").encode(["\ud800"])
+
+
+def test_json_keeps_surrogate_pairs_and_escaped_backslashes() -> None:
+    json_codec = get_codec("json")
+    assert json_codec.decode(b'"\\ud83d\\ude00"') == "\U0001f600"
+    assert json_codec.decode(b'"\\\\ud800"') == "\\ud800"

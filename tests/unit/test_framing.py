@@ -190,9 +190,20 @@ def test_long_line_refused_before_its_newline() -> None:
         decoder.feed(b"9")
 
 
-def test_long_line_refused_inside_one_chunk() -> None:
+def test_long_line_refused_inside_one_chunk_when_it_is_reached() -> None:
+    decoder = LineDecoder(max_line=4)
+    decoder.feed(b"ok\ntoo long\n")  # whole lines are cut out lazily, in order
+    assert decoder.next_line() == Message(b"ok", b"\n")
     with pytest.raises(LineTooLong):
-        LineDecoder(max_line=4).feed(b"ok\ntoo long\n")
+        decoder.next_line()
+
+
+def test_pipelined_lines_cost_their_bytes_until_taken() -> None:
+    decoder = LineDecoder(max_line=10)
+    decoder.feed(b"a\n" * 50_000)  # nothing is cut out until asked for
+    assert decoder.has_line and decoder.pending == 0
+    assert decoder.next_line() == Message(b"a", b"\n")
+    assert sum(1 for _ in iter(decoder.next_line, None)) == 49_999
 
 
 def test_line_limit_counts_body_not_terminator() -> None:
@@ -206,8 +217,9 @@ def test_line_limit_counts_body_not_terminator() -> None:
 Event = bytes | str  # bytes: data; "pause" or "eof"
 
 
-def run_classic(events: list[Event], max_line: int = 1000) -> list[Message]:
-    decoder = ClassicDecoder(max_line)
+def run_classic(events: list[Event], max_line: int = 1000, *,
+                keep_pausing: bool = False) -> list[Message]:
+    decoder = ClassicDecoder(max_line, keep_pausing=keep_pausing)
     out = []
     for event in events:
         if event == "pause":
@@ -247,10 +259,49 @@ conversations = st.lists(
 
 @given(conversations, cut_points)
 @settings(max_examples=300, deadline=None)
-def test_classic_rule_ignores_how_bytes_were_split(events: list[Event], cuts: list[int]) -> None:
+def test_classic_rule_with_keep_pausing_ignores_how_bytes_were_split(
+        events: list[Event], cuts: list[int]) -> None:
+    whole = run_classic(events, keep_pausing=True)
+    assert run_classic(resplit(events, cuts, "bytes"), keep_pausing=True) == whole
+    assert run_classic(resplit(events, cuts, "random"), keep_pausing=True) == whole
+
+
+@given(conversations, cut_points)
+@settings(max_examples=300, deadline=None)
+def test_a_line_client_s_messages_ignore_how_bytes_were_split(
+        events: list[Event], cuts: list[int]) -> None:
+    events = [b"hello\n", *events]  # a line client from its first message
     whole = run_classic(events)
     assert run_classic(resplit(events, cuts, "bytes")) == whole
     assert run_classic(resplit(events, cuts, "random")) == whole
+
+
+@given(conversations)
+@settings(max_examples=300, deadline=None)
+def test_a_bare_client_s_receive_is_a_message_as_a_pause_would_make_it(
+        events: list[Event]) -> None:
+    """Once a bare client, each receive counts as if a pause followed it."""
+    paused: list[Event] = []
+    for event in events:
+        paused.append(event)
+        if isinstance(event, bytes):
+            paused.append("pause")
+    start: list[Event] = [b"Hi there!", "pause"]
+    assert run_classic([*start, *events]) == run_classic([*start, *paused], keep_pausing=True)
+
+
+def test_a_bare_client_waits_for_the_pause_once() -> None:
+    """The squares tutorial's client: a greeting, then one number per send()."""
+    assert run_classic([b"Hi there!", "pause", b"1", b"2", b"33"]) == [
+        Message(b"Hi there!", b""), Message(b"1", b""), Message(b"2", b""),
+        Message(b"33", b""),
+    ]
+
+
+def test_a_bare_client_that_sends_a_line_becomes_a_line_client() -> None:
+    assert run_classic([b"Hi", "pause", b"12\n13", b"4\n"]) == [
+        Message(b"Hi", b""), Message(b"12", b"\n"), Message(b"134", b"\n"),
+    ]
 
 
 @given(conversations)

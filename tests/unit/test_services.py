@@ -96,12 +96,20 @@ def test_square_of_the_largest_default_integer_prints() -> None:
     assert len(result) == 8600 and result.startswith("9999") and result.endswith("0001")
 
 
-def test_square_bare_messages_end_at_a_pause() -> None:
+def test_square_bare_greeting_ends_at_a_pause_then_each_receive_is_a_number() -> None:
     conv = open_service("square")
     out = sent(conv.data_received(b"Hi"))
     assert out == b"" and conv.wants_pause
     out = sent(conv.paused())
     assert out == GREETING.encode()
+    assert sent(conv.data_received(b"12")) == b"144"  # a bare client now: no pause
+    assert not conv.wants_pause
+
+
+def test_square_with_keep_pausing_joins_a_bare_message_sent_in_pieces() -> None:
+    conv = open_service("square", limits=Limits(keep_pausing=True))
+    conv.data_received(b"Hi")
+    assert sent(conv.paused()) == GREETING.encode()
     conv.data_received(b"1")
     conv.data_received(b"2")
     assert sent(conv.paused()) == b"144"

@@ -1,11 +1,13 @@
 """The PostgreSQL store: one book shared by servers on many machines.
 
-psycopg 3, one connection per thread per process, each method one transaction. The
-schema is created on first use by versioned migrations, run under a transaction-level
-advisory lock so that several servers starting at once migrate exactly once.
-Read-modify-write updates lock the row (``SELECT ... FOR UPDATE``) before comparing.
-A broken connection is dropped and the call retried once on a new one; past that the
-caller gets :class:`~hosepipe.book.store.StoreUnavailable`.
+psycopg 3, connections from the store's bounded pool (see :mod:`hosepipe.book.store`),
+each method one transaction. The schema is created on first use by versioned
+migrations, run under a transaction-level advisory lock so that several servers
+starting at once migrate exactly once. Read-modify-write updates lock the row
+(``SELECT ... FOR UPDATE``) before comparing. A broken connection is dropped and the
+call retried once on a new one; past that the caller gets
+:class:`~hosepipe.book.store.StoreUnavailable`. Data PostgreSQL refuses (a NUL byte)
+is :class:`~hosepipe.book.entry.BadEntry`; every other psycopg error is StoreUnavailable.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hosepipe.book.entry import Entry
-from hosepipe.book.store import Conflict, NotFound, PerThread, Store, StoreUnavailable
+from hosepipe.book.store import (
+    DEFAULT_POOL,
+    Conflict,
+    NotFound,
+    Pool,
+    Store,
+    StoreUnavailable,
+    order_by,
+    store_errors,
+)
 from hosepipe.errors import ConfigError
 
 try:
@@ -28,9 +39,9 @@ T = TypeVar("T")
 
 LOCK_KEY = 0x686F7365  # "hose": the advisory lock that serializes migrations
 
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[tuple[str, ...]] = [
     # 1: the entries table
-    """
+    ("""
     CREATE TABLE book_entries (
         name   TEXT PRIMARY KEY,
         house  TEXT NOT NULL,
@@ -38,31 +49,41 @@ MIGRATIONS: list[str] = [
         town   TEXT NOT NULL,
         phone  TEXT NOT NULL
     )
-    """,
+    """,),
+    # 2: the order of addition (the flat file's order)
+    ("ALTER TABLE book_entries ADD COLUMN seq BIGSERIAL",
+     "CREATE INDEX book_entries_seq ON book_entries (seq)"),
 ]
 
 _COLUMNS = "name, house, street, town, phone"
 
 
 class PostgresStore(Store):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: int = DEFAULT_POOL) -> None:
         if psycopg is None:
             raise ConfigError("PostgreSQL needs psycopg: pip install 'hosepipe[postgres]'")
         self.url = url
-        self._connections: PerThread[Any] = PerThread()
+        self._pool: Pool[Any] = Pool(self._open, lambda c: c.close(), pool)
 
-    def _connection(self) -> Any:
-        connection = self._connections.get()
-        if connection is None:
-            try:
-                connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-            except psycopg.Error as exc:
-                raise StoreUnavailable(f"cannot connect to the book database: {exc}") from exc
-            self._migrate(connection)
-            self._connections.put(connection)
+    def _errors(self) -> Any:
+        return store_errors(psycopg.Error, (psycopg.DataError,))
+
+    def _open(self) -> Any:
+        try:
+            connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())  # libpq's message spans lines
+            raise StoreUnavailable(f"cannot connect to the book database: {reason}") from exc
+        try:
+            with self._errors():
+                self._migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
-    def _migrate(self, connection: Any) -> None:
+    @staticmethod
+    def _migrate(connection: Any) -> None:
         with connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             connection.execute(
@@ -70,22 +91,24 @@ class PostgresStore(Store):
             )
             current = connection.execute(
                 "SELECT coalesce(max(version), 0) FROM hosepipe_book_schema").fetchone()[0]
-            for version, script in enumerate(MIGRATIONS[current:], current + 1):
-                connection.execute(script)
+            for version, scripts in enumerate(MIGRATIONS[current:], current + 1):
+                for script in scripts:
+                    connection.execute(script)
                 connection.execute("INSERT INTO hosepipe_book_schema VALUES (%s)", (version,))
 
     def _run(self, work: Callable[[Any], T]) -> T:
         for attempt in (1, 2):
-            connection = self._connection()
             try:
-                with connection.transaction():
-                    return work(connection)
-            except psycopg.OperationalError as exc:
-                self._connections.drop()
-                connection.close()
-                if attempt == 2:
-                    raise StoreUnavailable(f"the book database failed: {exc}") from exc
+                with self._pool.connection() as db, self._errors(), db.transaction():
+                    return work(db)
+            except StoreUnavailable as exc:  # the pool has dropped the connection
+                broken = isinstance(exc.__cause__, psycopg.OperationalError)
+                if attempt == 2 or not broken:
+                    raise
         raise AssertionError("unreachable")
+
+    def check(self) -> None:
+        self._pool.check()
 
     def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[Entry]:
         return self._run(lambda db: [Entry(*row) for row in db.execute(sql, args).fetchall()])
@@ -120,8 +143,8 @@ class PostgresStore(Store):
         found = self._rows(f"SELECT {_COLUMNS} FROM book_entries WHERE name = %s", (name,))
         return found[0] if found else None
 
-    def entries(self) -> list[Entry]:
-        return self._rows(f"SELECT {_COLUMNS} FROM book_entries ORDER BY name")
+    def entries(self, order: str = "name") -> list[Entry]:
+        return self._rows(f"SELECT {_COLUMNS} FROM book_entries ORDER BY {order_by(order)}")
 
     def search(self, text: str) -> list[Entry]:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -146,5 +169,4 @@ class PostgresStore(Store):
         self._run(work)
 
     def close(self) -> None:
-        for connection in self._connections.take_all():
-            connection.close()
+        self._pool.close()

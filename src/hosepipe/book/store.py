@@ -2,24 +2,39 @@
 
 ``open_store(url)`` picks the implementation: ``sqlite:///PATH`` (or a plain path; the
 default lives in the user's data directory) or ``postgresql://...``. Every method is
-one transaction. Stores are safe to share between threads and across ``fork``: each
-thread of each process gets its own connection, opened on first use.
+one transaction, and raises only the store's own errors: :class:`BadEntry` for data the
+database cannot hold, :class:`StoreUnavailable` for everything the database or the disk
+did wrong (:func:`store_errors` maps them), :class:`NotFound` and :class:`Conflict`.
+
+Connections come from a :class:`Pool` of at most ``pool`` connections per process,
+lent for one call at a time, so however many threads come and go (the thread model
+retires idle workers) the database sees a bounded number of clients. A forked child
+never touches its parent's connections: it starts its own pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from hosepipe.book.entry import Entry
+from hosepipe.book.entry import BadEntry, Entry
 from hosepipe.errors import ConfigError
 
-__all__ = ["Conflict", "NotFound", "Store", "StoreUnavailable", "default_db_url", "open_store"]
+__all__ = [
+    "DEFAULT_POOL", "POOL_WAIT", "Conflict", "NotFound", "Pool", "Store", "StoreUnavailable",
+    "default_db_url", "open_store", "store_errors",
+]
 
 C = TypeVar("C")
+
+DEFAULT_POOL = 8
+POOL_WAIT = 30.0  # seconds a call waits for a connection when all are lent out
+_inherited: list[object] = []  # a parent's connections, kept from the garbage collector
 
 
 class Conflict(Exception):
@@ -31,7 +46,116 @@ class NotFound(KeyError):
 
 
 class StoreUnavailable(Exception):
-    """The database could not be reached or stayed busy past the deadline."""
+    """The database could not be reached, failed, or stayed busy past the deadline."""
+
+
+_OWN_ERRORS = (BadEntry, Conflict, NotFound, StoreUnavailable)
+
+
+@contextlib.contextmanager
+def store_errors(database: type[Exception],
+                 bad_data: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Turn whatever a database call raised into the store's own errors."""
+    try:
+        yield
+    except _OWN_ERRORS:
+        raise
+    except UnicodeError as exc:
+        raise BadEntry(f"the book holds only valid UTF-8 text: {exc}") from exc
+    except bad_data as exc:
+        raise BadEntry(f"the database refused the entry: {exc}") from exc
+    except (database, OSError) as exc:
+        raise StoreUnavailable(f"the book database failed: {exc}") from exc
+
+
+class Pool(Generic[C]):
+    """At most ``size`` connections, lent to one caller at a time, closed by ``close``.
+
+    ``connect`` opens one (raising the store's errors); ``disconnect`` closes one.
+    """
+
+    def __init__(self, connect: Callable[[], C], disconnect: Callable[[C], None],
+                 size: int = DEFAULT_POOL, wait: float = POOL_WAIT) -> None:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ConfigError(f"pool must be a whole number of connections, at least 1, "
+                              f"not {size!r}")
+        self.size = size
+        self.wait = wait
+        self._connect = connect
+        self._disconnect = disconnect
+        self._start()
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._ready = threading.Condition()
+        self._idle: list[C] = []
+        self._open = 0
+        self._closed = False
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[C]:
+        """Borrow a connection; one that raised an error of the store's is discarded."""
+        connection = self._take()
+        try:
+            yield connection
+        except StoreUnavailable:
+            self._drop(connection)
+            raise
+        except BaseException:
+            self._give(connection)
+            raise
+        self._give(connection)
+
+    def check(self) -> None:
+        """Open one connection and close it again: raises the store's error if it
+        cannot. Nothing stays open (a forked child inherits no connection of ours)."""
+        self._drop(self._take())
+
+    def _take(self) -> C:
+        if self._pid != os.getpid():  # forked: the parent's connections are not ours
+            _inherited.extend(self._idle)
+            self._start()
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._idle or self._open < self.size,
+                                        self.wait):
+                raise StoreUnavailable(f"all {self.size} database connections stayed busy "
+                                       f"for {self.wait:g} s")
+            if self._idle:
+                return self._idle.pop()
+            self._open += 1
+        try:
+            return self._connect()
+        except BaseException:
+            self._forget()
+            raise
+
+    def _give(self, connection: C) -> None:
+        with self._ready:
+            if not self._closed:
+                self._idle.append(connection)
+                self._ready.notify()
+                return
+        self._drop(connection)
+
+    def _drop(self, connection: C) -> None:
+        self._forget()
+        with contextlib.suppress(Exception):
+            self._disconnect(connection)
+
+    def _forget(self) -> None:
+        with self._ready:
+            self._open -= 1
+            self._ready.notify()
+
+    def close(self) -> None:
+        """Close the idle connections now, and the lent ones when they come back."""
+        if self._pid != os.getpid():
+            return
+        with self._ready:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            self._drop(connection)
 
 
 class Store(ABC):
@@ -40,12 +164,17 @@ class Store(ABC):
     url: str
 
     @abstractmethod
+    def check(self) -> None:
+        """Connect once (creating or migrating the schema): StoreUnavailable if it cannot."""
+
+    @abstractmethod
     def add(self, entry: Entry) -> bool:
-        """Add or replace the entry; True if the name was new."""
+        """Add or replace the entry; True if the name was new. A replaced entry keeps
+        its place in the order of addition."""
 
     @abstractmethod
     def add_many(self, entries: list[Entry]) -> int:
-        """Add or replace all, in one transaction; returns how many."""
+        """Add or replace all, in one transaction, in order; returns how many."""
 
     @abstractmethod
     def remove(self, name: str) -> bool:
@@ -55,8 +184,8 @@ class Store(ABC):
     def find(self, name: str) -> Entry | None: ...
 
     @abstractmethod
-    def entries(self) -> list[Entry]:
-        """Every entry, by name."""
+    def entries(self, order: str = "name") -> list[Entry]:
+        """Every entry, by name (``order="added"``: in the order they were first added)."""
 
     @abstractmethod
     def search(self, text: str) -> list[Entry]:
@@ -72,35 +201,13 @@ class Store(ABC):
         """Close every connection this store opened."""
 
 
-class PerThread(Generic[C]):
-    """One connection per (process, thread), opened lazily, all closed by ``close_all``."""
+ORDERS = ("name", "added")
 
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: list[tuple[int, C]] = []
 
-    def get(self) -> C | None:
-        held = getattr(self._local, "held", None)
-        if held is None or held[0] != os.getpid():
-            return None
-        return held[1]
-
-    def put(self, connection: C) -> None:
-        self._local.held = (os.getpid(), connection)
-        with self._lock:
-            self._all.append((os.getpid(), connection))
-
-    def drop(self) -> None:
-        self._local.held = None
-
-    def take_all(self) -> list[C]:
-        """This process's connections (inherited ones from a parent are left alone)."""
-        with self._lock:
-            mine = [c for pid, c in self._all if pid == os.getpid()]
-            self._all = []
-        self._local.held = None
-        return mine
+def order_by(order: str) -> str:
+    if order not in ORDERS:
+        raise BadEntry(f"order is 'name' or 'added', not {order!r}", "bad-request")
+    return "name" if order == "name" else "seq, name"
 
 
 def default_db_url() -> str:
@@ -108,15 +215,16 @@ def default_db_url() -> str:
     return "sqlite://" + str(Path(base) / "hosepipe" / "book.sqlite3")
 
 
-def open_store(url: str | None = None) -> Store:
-    """The store for ``url`` (default: SQLite in the user's data directory)."""
+def open_store(url: str | None = None, pool: int = DEFAULT_POOL) -> Store:
+    """The store for ``url`` (default: SQLite in the user's data directory), holding at
+    most ``pool`` connections per process."""
     url = url or os.environ.get("HOSEPIPE_BOOK_DB") or default_db_url()
     if url.startswith(("postgresql://", "postgres://")):
         from hosepipe.book.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
 
-        return PostgresStore(url)
+        return PostgresStore(url, pool)
     if url.startswith("sqlite:") or "://" not in url:
         from hosepipe.book.sqlite import SqliteStore  # noqa: PLC0415
 
-        return SqliteStore(url)
+        return SqliteStore(url, pool)
     raise ConfigError(f"unknown database URL {url!r}; use sqlite:///PATH or postgresql://...")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from dataclasses import replace
 
 from hosepipe.address import StdioAddress
@@ -18,11 +19,10 @@ from hosepipe.config import (
 )
 from hosepipe.errors import UsageError
 from hosepipe.limits import Limits
-from hosepipe.servers import MODELS, Binding, Superserver
-from hosepipe.servers.blocking import serve_stream
-from hosepipe.servers.prefork import run_workers
+from hosepipe.servers import MODELS, Superserver
+from hosepipe.servers.prefork import Workers
+from hosepipe.servers.signals import STOP_SIGNALS
 from hosepipe.services import DEFAULT_ADDRESSES
-from hosepipe.transports.streams import FdStream
 
 __all__ = ["add_parsers"]
 
@@ -44,6 +44,10 @@ LIMIT_FLAGS: dict[str, tuple[type, str]] = {
     "message_timeout": (float, "drop a peer whose message is not whole after this many seconds"),
     "send_timeout": (float, "close a peer that accepts no data for this many seconds"),
     "pause": (float, "quiet seconds that end an unterminated classic message"),
+    "keep_pausing": (bool, "end every bare classic message by the pause, not only the "
+                     "first (for bare clients that send a message in pieces)"),
+    "high_water": (int, "bytes of output queued per connection before the server stops "
+                   "reading from it and answering its pipelined requests"),
     "threads": (int, "worker threads of the thread model"),
     "thread_idle": (float, "seconds after which an idle worker thread ends"),
     "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
@@ -90,7 +94,11 @@ def add_parsers(sub: Subparsers) -> dict[str, Handler]:
         group.add_argument("--" + flag.replace("_", "-"), help=f"{service}: {help_text}", **how)
     group = p.add_argument_group("limits (per binding; a config file may set them too)")
     for name, (kind, text) in LIMIT_FLAGS.items():
-        group.add_argument("--" + name.replace("_", "-"), type=kind, metavar="N",
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            group.add_argument(flag, action="store_true", default=None, help=text)
+            continue
+        group.add_argument(flag, type=kind, metavar="N",
                            help=f"{text} (default {getattr(defaults, name):g})")
     return {"serve": _serve}
 
@@ -119,26 +127,22 @@ def _serve(args: argparse.Namespace) -> int:
                               allow_md5=not args.no_legacy_md5,
                               tls=TlsFiles(args.cert, args.key, args.ca, args.verify_client),
                               udp_no_amplify=args.udp_no_amplify)
-    if any(isinstance(b.address, StdioAddress) for b in bindings):
-        return _serve_stdio(bindings)
+    if any(isinstance(b.address, StdioAddress) for b in bindings) and len(bindings) > 1:
+        raise UsageError("stdio: serves exactly one binding, alone")
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     server = Superserver(bindings)
-    server.open()
-    for binding in server.bindings:
-        print(f"{binding.label:<10} {binding.bound:<32} {binding.model}", flush=True)
-    if args.workers > 1:
-        run_workers(server, args.workers)
+    workers = Workers(server, args.workers) if args.workers > 1 else None
+    # before the binding lines: a supervisor may signal as soon as it reads them
+    (workers or server).install_signal_handlers()
+    for bound in server.open():
+        if not bound.is_endpoint:  # stdio: the stream itself: no readiness line on it
+            print(f"{bound.label:<10} {bound.local:<32} {bound.model}", flush=True)
+    if workers is not None:
+        workers.run()
     else:
         server.run()
-    return 0
-
-
-def _serve_stdio(bindings: list[Binding]) -> int:
-    """``SERVICE@stdio:``: one conversation on our own stdin/stdout, inetd style."""
-    if len(bindings) != 1:
-        raise UsageError("stdio: serves exactly one binding, alone")
-    binding = bindings[0]
-    stream = FdStream(0, 1, "stdio", owned=False)
-    serve_stream(stream, binding.service, binding.limits, peer="stdin", local="stdio:")
+    # Stopped cleanly. Python puts the default handlers back while it finalizes, where
+    # one more SIGTERM would end us "by signal": hold such signals pending instead.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     return 0

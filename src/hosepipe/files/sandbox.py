@@ -7,8 +7,16 @@ with no window between a check and an open. A symlink met on the way is read and
 resolved lexically against the (real, symlink-free) directories walked so far; if the
 result stays inside the root, the walk starts again from the root with it, else the
 path is refused. Refused outright: empty paths, NUL bytes, absolute paths, ``..`` that
-would climb out, hidden components (unless allowed), and anything that is not a
-regular file (or directory, for listings): devices, FIFOs, sockets.
+would climb out, hidden components (unless allowed), text that is not a file name
+(lone surrogates), and anything that is not a regular file (or directory, for
+listings): devices, FIFOs, sockets. Those are refused from an ``lstat`` before any
+``open`` (opening a device can act: rewind a tape, take a terminal), and the open itself
+carries ``O_NOCTTY | O_NONBLOCK`` in case the name was swapped in between.
+
+A hard link is the same file under another name, and nothing on the file tells which
+name is "inside": a file linked from outside the root into it is served like any
+other. ``single_link=True`` refuses regular files with more than one link (see
+docs/security.md).
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ __all__ = ["Listing", "Refused", "Sandbox"]
 MAX_PATH = 4096
 MAX_SYMLINKS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO won't block
+_FILE_FLAGS = (os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY  # a FIFO won't block,
+               | os.O_CLOEXEC)                                            # a tty won't be ours
 
 
 class Refused(Exception):
@@ -43,12 +52,31 @@ class Listing:
     mtime: float
 
 
+def _refuse_special(name: str, dir_fd: int) -> None:
+    """Refuse a device, FIFO or socket before it is opened (a symlink is left to the
+    open, which fails with ELOOP and is resolved by the walk)."""
+    mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+        raise Refused(f"{name!r} is not a regular file")
+
+
+def _text(name: str) -> bool:
+    """True if the name is valid UTF-8 (others cannot be asked for in a framed request,
+    nor sent in a reply; the classic protocol still serves them by their bytes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Sandbox:
     """Opens files and directories under ``root`` and nowhere else."""
 
-    def __init__(self, root: str, *, hidden: bool = False) -> None:
+    def __init__(self, root: str, *, hidden: bool = False, single_link: bool = False) -> None:
         self.root = os.path.realpath(root)
         self.hidden = hidden
+        self.single_link = single_link
         try:
             self.root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
@@ -66,7 +94,11 @@ class Sandbox:
             raise Refused("empty path")
         if "\0" in path:
             raise Refused("NUL byte in path")
-        if len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
+        try:
+            encoded = os.fsencode(path)
+        except UnicodeEncodeError:
+            raise Refused("the path is not valid text") from None
+        if len(encoded) > MAX_PATH:
             raise Refused("path too long")
         if path.startswith("/"):
             raise Refused("absolute path")
@@ -96,6 +128,8 @@ class Sandbox:
                 for index, part in enumerate(parts):
                     last = index == len(parts) - 1
                     try:
+                        if last:
+                            _refuse_special(part, fd)
                         next_fd = os.open(part, final_flags if last else _DIR_FLAGS, dir_fd=fd)
                     except OSError as exc:
                         if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
@@ -146,6 +180,9 @@ class Sandbox:
             os.close(fd)
             kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             raise Refused(f"{path} is {kind}")
+        if self.single_link and info.st_nlink > 1:
+            os.close(fd)
+            raise Refused(f"{path} has {info.st_nlink} hard links (single_link is on)")
         os.set_blocking(fd, True)
         return fd, info
 
@@ -175,7 +212,7 @@ class Sandbox:
             os.close(fd)
         out = []
         for name in names:
-            if name.startswith(".") and not self.hidden:
+            if (name.startswith(".") and not self.hidden) or not _text(name):
                 continue
             item = self._describe(f"{prefix}/{name}" if prefix else name, name)
             if item is not None:

@@ -1,11 +1,19 @@
 """The async model: asyncio Protocols on one event loop (uvloop when installed).
 
-Protocols, not streams: ``data_received`` hands bytes straight to the conversation and
-its replies go straight to ``transport.write``, with no task or coroutine per message.
-Flow control uses the transport's watermarks: when the peer stops reading,
-``pause_writing`` stops our reading too and starts the send-timeout clock. Deadlines
-are kept lazily, as in the select model: one timer per connection, re-armed when it
-fires early.
+Protocols, not streams: ``data_received`` hands bytes to the connection's
+:class:`~hosepipe.driving.driver.Driver` and a lone reply goes straight to
+``transport.write``, with no task or coroutine per message. Queued output moves into
+the transport only while it is not paused (``pause_writing``), so the driver's own
+queue, send deadline and back-pressure rule here too. Deadlines of seconds (idle,
+send, message) are checked by one sweep per loop, so an idle connection holds no timer
+(a tenth of the shortest timeout apart, at most a second); a nearer one (the pause)
+gets a timer of its own.
+
+Socket listeners are served by asyncio's own accept loop (``create_server``). Other
+streams (a FIFO's connections, a serial line, memory://) are accepted by the hub and
+handed over (:meth:`AsyncRunner.adopt`): sockets through ``connect_accepted_socket``,
+descriptor pairs through ``connect_read_pipe``/``connect_write_pipe``. A stream that may
+not be made non-blocking (stdio) is served on a thread of its own.
 """
 
 from __future__ import annotations
@@ -13,14 +21,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
+import time
+from collections.abc import Callable
 from typing import Any, cast
 
-from hosepipe.servers.base import Binding, Tally, datagram_reply, peer_name
-from hosepipe.service import Action, Close, Conversation, Send, SendFile, release
+from hosepipe.driving.driver import Driver, Region
+from hosepipe.servers.base import Bound, Model, Tally, datagram_reply, peer_name
+from hosepipe.servers.blocking import Aside
+from hosepipe.transports.base import Stream
+from hosepipe.transports.listen import BACKLOG
+from hosepipe.transports.streams import SocketStream
 
-__all__ = ["AsyncRunner", "new_event_loop"]
+__all__ = ["AsyncModel", "AsyncRunner", "new_event_loop"]
 
 log = logging.getLogger("hosepipe.server")
 
@@ -37,219 +52,208 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 class _Stream(asyncio.Protocol):
-    __slots__ = ("backlog", "binding", "closing", "conversation", "drained", "file_busy",
-                 "last_read", "limits", "message_started", "runner", "stalled_at", "tally",
-                 "timer", "transport")
+    """One connection: asyncio's transport moves the bytes, a Driver keeps the rules.
 
-    def __init__(self, runner: AsyncRunner, binding: Binding) -> None:
+    Output moves from the driver's queue into the transport only while the transport
+    is not paused (``pause_writing``), so that the driver's own queue, deadlines and
+    back-pressure apply here as under every other model.
+    """
+
+    __slots__ = ("bound", "driver", "on_lost", "peer", "reading", "runner", "scheduled",
+                 "timer", "timer_at", "transport", "writable", "writer")
+
+    def __init__(self, runner: AsyncRunner, bound: Bound, *, peer: str | None = None) -> None:
         self.runner = runner
-        self.binding = binding
-        self.limits = binding.limits
-        self.transport: asyncio.Transport | None = None
-        self.conversation: Conversation | None = None
-        self.closing = False
-        self.stalled_at: float | None = None
-        self.file_busy = False
-        self.backlog: list[Action] = []
-        self.timer: asyncio.TimerHandle | None = None  # only while a pause is awaited
-        self.drained: asyncio.Future[None] | None = None  # set when writing may resume
-        self.message_started: float | None = None  # first byte of a message not yet whole
-        self.last_read = 0.0
+        self.bound = bound
+        self.peer = peer  # given: the hub counted it in already (an adopted stream)
+        self.transport: asyncio.Transport | None = None  # reading (and writing: sockets)
+        self.writer: asyncio.WriteTransport | None = None  # writing
+        self.on_lost: Callable[[], None] | None = None  # closes an adopted stream's fds
+        self.driver: Driver | None = None
+        self.writable = True
+        self.reading = True
+        self.scheduled = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = math.inf
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)  # uvloop's do not subclass it
         transport = self.transport
-        peer = peer_name(transport.get_extra_info("peername"))
-        if not self.binding.try_enter(peer):
-            transport.abort()
-            return
+        if self.writer is None:
+            self.writer = self.transport
+        peer = self.peer
+        if peer is None:
+            peer = peer_name(transport.get_extra_info("peername"))
+            if not self.bound.try_enter(peer):
+                transport.abort()
+                return
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.tally = Tally(self.binding, peer)
+        tally = Tally(self.bound, peer)
+        self.driver = Driver(self.bound.limits, label=tally.label, on_done=tally.done,
+                             waker=self._wake)
         self.runner.connections.add(self)
-        self.last_read = self.runner.loop.time()
-        try:
-            self.conversation = self.binding.conversation(peer)
-            self._carry_out(self.conversation.opened())
-        except Exception:
-            self._fail()
-        self._arm()
+        self.driver.open(self.bound.conversation, self.bound.context(peer))
+        self._pump()
+        self._after()
 
     def data_received(self, data: bytes) -> None:
-        if self.conversation is None or self.closing:
+        driver = self.driver
+        if driver is None or driver.finished:
             return
-        self.last_read = self.runner.loop.time()
-        self.tally.received += len(data)
-        try:
-            self._carry_out(self.conversation.data_received(data))
-        except Exception:
-            self._fail()
-            return
-        if not self.conversation.partial:
-            self.message_started = None
-        elif self.message_started is None:
-            self.message_started = self.last_read
-        self._arm()
+        out = driver.receive(data)
+        if out is not None:
+            if self.writable:
+                self.writer.write(out)  # type: ignore[union-attr]
+            else:
+                driver.unsent(memoryview(out))
+        if driver.out:
+            self._pump()
+        self._after()
 
     def eof_received(self) -> bool:
-        if self.conversation is not None and not self.closing:
-            try:
-                self._carry_out(self.conversation.eof_received())
-            except Exception:
-                self._fail()
-        if not self.closing and self.transport is not None:
-            self.closing = True
-            self.transport.close()
-        return True
+        if self.driver is not None:
+            self.driver.receive(b"")
+            self._pump()
+            self._after()
+        return True  # keep our side open: the driver closes it
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.conversation is None:
-            return
+        self.runner.connections.discard(self)
         if self.timer is not None:
             self.timer.cancel()
-        release(self.backlog)
-        self.backlog = []
-        if self.drained is not None and not self.drained.done():
-            self.drained.set_exception(ConnectionError("connection lost"))
-        self.conversation.closed()
-        self.conversation = None
-        self.runner.connections.discard(self)
-        self.binding.leave(self.tally.peer)
-        self.tally.done("closed" if exc is None else f"dropped: {exc}")
+        if self.writer is not None and self.writer is not self.transport:
+            self.writer.abort()  # the reading pipe's end ends the writing one
+        if self.on_lost is not None:
+            self.runner.loop.call_soon(self.on_lost)  # once both transports let go
+        if self.driver is not None:
+            self.driver.fail(str(exc) if exc else "the peer closed the connection")
 
     def pause_writing(self) -> None:
-        assert self.transport is not None
-        self.stalled_at = self.runner.loop.time()
-        with contextlib.suppress(RuntimeError):
-            self.transport.pause_reading()
-        self._arm()
+        self.writable = False
 
     def resume_writing(self) -> None:
-        assert self.transport is not None
-        self.stalled_at = None
-        if self.drained is not None and not self.drained.done():
-            self.drained.set_result(None)
-        if not self.closing:
-            with contextlib.suppress(RuntimeError):
-                self.transport.resume_reading()
+        self.writable = True
+        self._pump()
+        self._after()
 
-    def _fail(self) -> None:
-        log.exception("%s: conversation with %s failed", self.binding.label, self.tally.peer)
-        self.abort()
-
-    def abort(self) -> None:
-        self.closing = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    def _carry_out(self, actions: list[Action]) -> None:
-        transport = self.transport
-        assert transport is not None
-        for index, action in enumerate(actions):
-            if self.file_busy:
-                self.backlog.extend(actions[index:])
-                return
-            if isinstance(action, Send):
-                transport.write(action.data)
-                self.tally.sent += len(action.data)
-            elif isinstance(action, SendFile):
-                self.file_busy = True
-                self.runner.loop.create_task(self._send_file(action))
-            elif isinstance(action, Close):
-                self.closing = True
-                transport.close()
-                release(actions[index + 1 :])
-                return
-
-    async def _send_file(self, action: SendFile) -> None:
-        assert self.transport is not None
-        try:
-            with os.fdopen(action.fd, "rb", closefd=True) as file:
-                try:  # zero-copy where the loop can (the standard loop)
-                    sent = await self.runner.loop.sendfile(
-                        self.transport, file, action.offset, action.size()
-                    )
-                except NotImplementedError:  # uvloop has no sendfile: copy in chunks
-                    sent = await self._copy_file(file.fileno(), action.offset, action.size())
-                self.tally.sent += sent
-        except (OSError, RuntimeError, ConnectionError) as exc:
-            log.warning("%s: sending a file to %s failed: %s", self.binding.label,
-                        self.tally.peer, exc)
-            self.abort()
-            return
-        self.file_busy = False
-        backlog, self.backlog = self.backlog, []
-        self._carry_out(backlog)
-
-    async def _copy_file(self, fd: int, offset: int, count: int) -> int:
-        """Write a file region through the transport, waiting whenever it is paused."""
-        assert self.transport is not None
-        sent = 0
-        while sent < count:
-            if self.stalled_at is not None:
-                self.drained = self.runner.loop.create_future()
-                await self.drained
-            if self.transport.is_closing():
-                raise ConnectionError("the connection closed during the transfer")
-            chunk = os.pread(fd, min(count - sent, FILE_CHUNK), offset + sent)
+    def _pump(self) -> None:
+        """Move queued output into the transport while it takes more."""
+        driver = self.driver
+        transport = self.writer
+        assert driver is not None and transport is not None
+        while self.writable and (head := driver.head()) is not None:
+            if type(head) is memoryview:
+                views = driver.gather()
+                data = b"".join(views) if len(views) > 1 else head
+                transport.write(data)
+                driver.progress(len(data))
+                continue
+            assert isinstance(head, Region)
+            chunk = os.pread(head.fd, min(head.remaining, FILE_CHUNK), head.offset)
             if not chunk:
-                break  # the file shrank
-            self.transport.write(chunk)
-            sent += len(chunk)
-        return sent
+                driver.region_short()
+                return
+            transport.write(chunk)
+            driver.progress(len(chunk))
 
-    # -- deadlines -------------------------------------------------------------------
-    # Deadlines of seconds (idle, send stall, message, handshake) are checked by the
-    # runner's sweep (:meth:`check`), so an idle connection holds no timer; only the
-    # short pause of a bare classic message gets a timer of its own.
-    def _arm(self) -> None:
-        if self.conversation is None or self.closing or not self.conversation.wants_pause:
+    def _wake(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            self.runner.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self.scheduled = False
+        if self.driver is not None:
+            self.driver.drain()
+            self._pump()
+            self._after()
+
+    def _after(self) -> None:
+        """Reading on or off as the driver wants; a timer for a near deadline; close
+        the transport once the driver has finished."""
+        driver = self.driver
+        transport = self.transport
+        assert driver is not None and transport is not None
+        if driver.finished:
+            self._close(driver.finished == "closed")
             return
-        due = self.last_read + self.limits.pause
+        if driver.wants_read != self.reading:
+            self.reading = driver.wants_read
+            with contextlib.suppress(RuntimeError):
+                (transport.resume_reading if self.reading else transport.pause_reading)()
+        due = driver.deadline
+        if due < self.timer_at and due - time.monotonic() < self.runner.sweep_every:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer_at = due
+            self.timer = self.runner.loop.call_later(max(0.0, due - time.monotonic()),
+                                                     self.check)
+
+    def check(self) -> None:
+        """A deadline may have passed (a timer, or the runner's sweep)."""
+        self.timer, self.timer_at = None, math.inf
+        driver = self.driver
+        if driver is None or driver.finished or self.transport is None:
+            return
+        if driver.deadline <= time.monotonic():
+            driver.timer()
+            self._pump()
+        self._after()
+
+    def _close(self, clean: bool) -> None:
+        transport = self.transport
+        assert transport is not None and self.writer is not None
         if self.timer is not None:
             self.timer.cancel()
-        self.timer = self.runner.loop.call_at(due, self._on_pause)
-
-    def _idle(self) -> float:
-        assert self.conversation is not None
-        return self.conversation.idle_limit or self.limits.idle_timeout
-
-    def _on_pause(self) -> None:
-        self.timer = None
-        conversation = self.conversation
-        if conversation is None or self.closing or not conversation.wants_pause:
+            self.timer = None
+        if transport.is_closing():
             return
-        if self.runner.loop.time() - self.last_read >= self.limits.pause:
-            try:
-                self._carry_out(conversation.paused())
-            except Exception:
-                self._fail()
-        self._arm()
+        if not clean:
+            self._abort_transports()
+            return
+        self.writer.close()  # after what the transport still buffers; bounded:
+        if self.writer is not transport:
+            transport.close()
+        self.runner.loop.call_later(self.bound.limits.send_timeout, self._cut_if_open)
 
-    def check(self, now: float) -> None:
-        """The sweep: drop the connection if one of its deadlines has passed."""
-        if self.conversation is None or self.closing:
-            return
-        started = self.message_started
-        if started is not None and now - started >= self.limits.message_timeout:
-            reason = f"message incomplete after {self.limits.message_timeout:g} s"
-        elif self.stalled_at is not None:
-            if now - self.stalled_at < self.limits.send_timeout:
-                return
-            reason = f"accepted no data for {self.limits.send_timeout:g} s"
-        elif now - self.last_read >= self._idle() and not self.conversation.wants_pause:
-            reason = f"idle for {self._idle():g} s"
-        else:
-            return
-        log.info("%s: %s dropped: %s", self.binding.label, self.tally.peer, reason)
-        self.abort()
+    def _cut_if_open(self) -> None:
+        if self in self.runner.connections:
+            self._abort_transports()  # the peer took nothing for send_timeout
+
+    def _abort_transports(self) -> None:
+        for transport in {self.transport, self.writer} - {None}:
+            transport.abort()  # type: ignore[union-attr]
+
+    def abort(self) -> None:
+        if self.driver is not None:
+            self.driver.abort("cut at shutdown")
+        self._abort_transports()
+
+
+class _WriteSide(asyncio.BaseProtocol):
+    """The protocol of a write pipe: its flow control goes to the connection."""
+
+    def __init__(self, stream: _Stream) -> None:
+        self.stream = stream
+
+    def pause_writing(self) -> None:
+        self.stream.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.stream.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.stream.driver is not None:
+            self.stream.driver.fail(str(exc))
+            self.stream._after()
 
 
 class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, binding: Binding) -> None:
-        self.binding = binding
+    def __init__(self, bound: Bound) -> None:
+        self.binding = bound
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -271,57 +275,108 @@ class _Datagrams(asyncio.DatagramProtocol):
 class AsyncRunner:
     """Serves its bindings on one event loop until :meth:`request_stop`."""
 
-    def __init__(self, bindings: list[Binding], *, handle_signals: bool = False) -> None:
-        self.bindings = bindings
-        self.handle_signals = handle_signals
+    def __init__(self, bound: list[Bound], *, serve: list[Bound]) -> None:
+        """``bound``: every async binding (for limits); ``serve``: those whose sockets
+        asyncio accepts on itself (the rest come through :meth:`adopt`)."""
+        self.bound = serve
         self.connections: set[_Stream] = set()
+        self.aside = Aside()  # streams that may not be made non-blocking (stdio)
         self.loop = new_event_loop()
         self._stop = asyncio.Event()
-        self.grace = max((b.limits.grace for b in bindings), default=5.0)
+        self._hurry = asyncio.Event()
+        # signals wake the loop through this pipe (:func:`signal.set_wakeup_fd`)
+        self._wake_r, self.wakeup_fd = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self.wakeup_fd, False)
+        self.grace = max((b.limits.grace for b in bound), default=5.0)
         shortest = min((min(b.limits.idle_timeout, b.limits.send_timeout,
                             b.limits.message_timeout, b.limits.handshake_timeout)
-                        for b in bindings), default=10.0)
+                        for b in bound), default=10.0)
         self.sweep_every = min(1.0, max(0.02, shortest / 10))  # deadlines: +10% at most
         self._sweeper: asyncio.TimerHandle | None = None
 
     def _sweep(self) -> None:
-        now = self.loop.time()
         for connection in list(self.connections):
-            connection.check(now)
+            if connection.timer is None:  # near deadlines have timers of their own
+                connection.check()
         self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
 
     def run(self) -> None:
+        self.loop.add_reader(self._wake_r, self._drain_wakeups)
         try:
             self.loop.run_until_complete(self._serve())
         finally:
+            self.loop.remove_reader(self._wake_r)
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
-    def request_stop(self) -> None:
-        """Begin the graceful shutdown (safe from other threads and signal handlers)."""
+    def close_fds(self) -> None:
+        """Close the wake-up pipe, once the signal wake-up fd no longer points at it."""
+        for fd in (self._wake_r, self.wakeup_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._wake_r = self.wakeup_fd = -1
+
+    def _drain_wakeups(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_r, 4096):
+                pass
+
+    def request_stop(self, *, hurry: bool = False) -> None:
+        """Begin the graceful shutdown, or with ``hurry`` end its grace period now
+        (safe from other threads and signal handlers)."""
         with contextlib.suppress(RuntimeError):  # the loop is already closed
             self.loop.call_soon_threadsafe(self._stop.set)
+            if hurry:
+                self.loop.call_soon_threadsafe(self._hurry.set)
+
+    def adopt(self, bound: Bound, stream: Stream, peer: str) -> None:
+        """Serve a stream the hub accepted (counted in already); any thread."""
+        if not stream.nonblocking:
+            self.aside.start(bound, stream, peer)
+            return
+        self.loop.call_soon_threadsafe(
+            lambda: self.loop.create_task(self._adopt(bound, stream, peer)))
+
+    async def _adopt(self, bound: Bound, stream: Stream, peer: str) -> None:
+        protocol = _Stream(self, bound, peer=peer)
+        try:
+            if isinstance(stream, SocketStream):
+                stream.set_blocking(False)
+                await self.loop.connect_accepted_socket(lambda: protocol, stream.sock,
+                                                        ssl=bound.tls)
+                return
+            stream.set_blocking(False)
+            protocol.on_lost = stream.close  # the descriptors are the stream's to close
+            writer, _ = await self.loop.connect_write_pipe(
+                lambda: _WriteSide(protocol), os.fdopen(stream.write_fd, "wb", closefd=False))
+            protocol.writer = writer
+            await self.loop.connect_read_pipe(
+                lambda: protocol, os.fdopen(stream.read_fd, "rb", closefd=False))
+        except (OSError, ValueError) as exc:
+            log.warning("%s %s: cannot serve %s: %s", bound.label, bound.local, peer, exc)
+            stream.close()
+            bound.leave(peer)
 
     async def _serve(self) -> None:
-        if self.handle_signals:
-            import signal  # noqa: PLC0415
-
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                self.loop.add_signal_handler(signum, self._stop.set)
         servers: list[asyncio.Server] = []
         datagrams: list[asyncio.BaseTransport] = []
-        for binding in self.bindings:
-            assert binding.sock is not None
-            if binding.address.is_datagram:
+        for bound in self.bound:
+            listener = bound.listener
+            sock = getattr(listener, "sock", None)
+            if sock is None:
+                continue  # accepted by the hub, handed over through adopt()
+            if bound.address.is_datagram:
                 transport, _ = await self.loop.create_datagram_endpoint(
-                    lambda b=binding: _Datagrams(b), sock=binding.sock  # type: ignore[misc]
+                    lambda b=bound: _Datagrams(b), sock=sock  # type: ignore[misc]
                 )
                 datagrams.append(transport)
             else:
                 servers.append(await self.loop.create_server(
-                    lambda b=binding: _Stream(self, b), sock=binding.sock,
-                    ssl=binding.tls,
-                    ssl_handshake_timeout=binding.limits.handshake_timeout if binding.tls
+                    lambda b=bound: _Stream(self, b), sock=sock, backlog=BACKLOG,
+                    ssl=bound.tls,
+                    ssl_handshake_timeout=bound.limits.handshake_timeout if bound.tls
                     else None,
                 ))
         self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
@@ -334,8 +389,26 @@ class AsyncRunner:
         log.info("shutting down: no new connections; %.1f s for %d in flight",
                  self.grace, len(self.connections))
         deadline = self.loop.time() + self.grace
-        while self.connections and self.loop.time() < deadline:
+        while self.connections and self.loop.time() < deadline and not self._hurry.is_set():
             await asyncio.sleep(0.02)
         for connection in list(self.connections):
             connection.abort()
+        self.aside.abort()
         await asyncio.sleep(0)  # let connection_lost run
+        self.aside.join()
+
+
+class AsyncModel(Model):
+    """The async model as the hub sees it, for the streams the hub accepts itself
+    (everything but sockets): they go to the runner's loop."""
+
+    name = "async"
+
+    def __init__(self, runner: AsyncRunner) -> None:
+        self.runner = runner
+
+    def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
+        self.runner.adopt(bound, stream, peer)
+
+    def active(self) -> int:
+        return len(self.runner.connections) + len(self.runner.aside)

@@ -1,69 +1,120 @@
 """What every server model shares: bindings, connection accounting, logging, the hook.
 
-A :class:`Binding` is one service on one address under one model, with its limits.
-A model is a :class:`Model`: the hub (:mod:`hosepipe.servers.hub`) accepts a
-connection and calls ``model.accepted(binding, sock, peer)``; what the model does
-with it (run it now, hand it to a thread, fork, or register it in the loop) is the only
-thing that differs between models, as in :mod:`socketserver`'s ``process_request``.
+A :class:`Binding` describes one service on one address under one model, with its
+limits and gates (an authkey, TLS): a frozen value, built from the command line, a
+config file or code. Once the superserver has opened it, a :class:`Bound` is its live
+state, owned by the hub: the listener (or endpoint), the address actually bound, the
+connections counted in and out.
+
+A model is a :class:`Model`: the hub accepts a connection and calls
+``model.accepted(bound, stream, peer)``; what the model does with it (run it in the
+hub's loop, one at a time or many, hand it to a thread, fork) is the only thing that
+differs between models, as in :mod:`socketserver`'s ``process_request``. Each model
+then runs a :class:`~hosepipe.driving.driver.Driver` for the connection.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from hosepipe.address import Address
+from hosepipe.address import Address, parse_address
+from hosepipe.gate import AuthGate
 from hosepipe.limits import Limits
 from hosepipe.service import Context, Conversation, Service
-from hosepipe.services.gate import AuthGate
+from hosepipe.transports.base import Endpoint, Listener, Stream
+from hosepipe.transports.listen import peer_name
 
-__all__ = ["Binding", "Model", "RateLimitedLog", "Tally", "peer_name"]
+__all__ = ["Binding", "Bound", "Model", "RateLimitedLog", "Tally", "peer_name"]
 
 log = logging.getLogger("hosepipe.server")
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class Binding:
-    """One service on one address, served under one model."""
+    """One service on one address, served under one model. ``address`` may be text."""
 
     service: Service
-    address: Address
-    model: str
+    address: Address | str
+    model: str = "select"
     limits: Limits = field(default_factory=Limits)
     label: str = ""
-    sock: socket.socket | None = None
-    bound: str = ""
-    active: int = 0
-
-    def __post_init__(self) -> None:
-        self.label = self.label or self.service.name
-        self._lock = threading.Lock()
-        self._per_host: dict[str, int] = {}
-        self.rates = SourceRate(self.limits.udp_rate)
-
     authkey: bytes | None = None
     allow_md5: bool = True
     tls: ssl.SSLContext | None = None
     no_amplify: bool = False
 
-    def context(self, peer: str) -> Context:
-        return Context(peer=peer, local=self.bound, limits=self.limits)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "address", parse_address(self.address))
+        object.__setattr__(self, "label", self.label or self.service.name)
 
-    def conversation(self, peer: str) -> Conversation:
-        """A new conversation for a connection from ``peer``, behind the binding's gates."""
-        context = self.context(peer)
-        if self.authkey is None:
-            return self.service.conversation(context)
-        return AuthGate(context, self.service.conversation, authkey=self.authkey,
-                        allow_md5=self.allow_md5,
+    @property
+    def where(self) -> Address:
+        """The address, parsed (``address`` is always parsed after construction)."""
+        return self.address  # type: ignore[return-value]
+
+
+class Bound:
+    """A binding being served: its listener or endpoint, the address it got, and the
+    connections counted in (thread-safe: workers count out)."""
+
+    def __init__(self, binding: Binding, listener: Listener | Endpoint) -> None:
+        self.binding = binding
+        self.listener: Listener | Endpoint | None = listener
+        self.local = listener.bound  # the address actually bound: port 0 made real
+        self.active = 0
+        self._lock = threading.Lock()
+        self._per_host: dict[str, int] = {}
+        self.rates = SourceRate(binding.limits.udp_rate)
+        self.on_leave: list[object] = []  # callbacks when a connection is counted out
+
+    # what models read, from the binding
+    @property
+    def service(self) -> Service:
+        return self.binding.service
+
+    @property
+    def limits(self) -> Limits:
+        return self.binding.limits
+
+    @property
+    def label(self) -> str:
+        return self.binding.label
+
+    @property
+    def model(self) -> str:
+        return self.binding.model
+
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        return self.binding.tls
+
+    @property
+    def address(self) -> Address:
+        return self.binding.where
+
+    @property
+    def is_endpoint(self) -> bool:
+        return isinstance(self.listener, Endpoint)
+
+    def context(self, peer: str) -> Context:
+        return Context(peer=peer, local=self.local, limits=self.limits)
+
+    def conversation(self, context: Context) -> Conversation:
+        """A new conversation for ``context``'s connection, behind the binding's gates."""
+        peer = context.peer
+        binding = self.binding
+        if binding.authkey is None:
+            return binding.service.conversation(context)
+        return AuthGate(context, binding.service.conversation, authkey=binding.authkey,
+                        allow_md5=binding.allow_md5,
                         on_failure=lambda reason: limit_log.warning(
-                            f"auth:{self.bound}", "%s %s: %s failed the authkey challenge: %s",
-                            self.label, self.bound, peer, reason))
+                            f"auth:{self.local}", "%s %s: %s failed the authkey challenge: %s",
+                            self.label, self.local, peer, reason))
 
     def try_enter(self, peer: str) -> bool:
         """Count a new connection from ``peer`` in, unless a limit says no (then log it,
@@ -80,8 +131,8 @@ class Binding:
                 if host is not None:
                     self._per_host[host] = self._per_host.get(host, 0) + 1
                 return True
-        limit_log.warning(f"{refused}:{self.bound}", "%s %s: refused %s: %s is %d", self.label,
-                          self.bound, peer, refused, getattr(self.limits, refused))
+        limit_log.warning(f"{refused}:{self.local}", "%s %s: refused %s: %s is %d", self.label,
+                          self.local, peer, refused, getattr(self.limits, refused))
         return False
 
     def leave(self, peer: str) -> None:
@@ -95,6 +146,14 @@ class Binding:
                     self._per_host[host] = left
                 else:
                     del self._per_host[host]
+        for callback in self.on_leave:
+            callback()  # type: ignore[operator]
+
+    def close(self) -> None:
+        """Stop listening (remove socket files) or release the endpoint."""
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.close()
 
 
 def peer_host(peer: str) -> str | None:
@@ -103,34 +162,34 @@ def peer_host(peer: str) -> str | None:
     return host.strip("[]") if sep and port.isdigit() else None
 
 
-def peer_name(sockaddr: object) -> str:
-    """``host:port`` for an inet peer, ``[v6]:port`` for IPv6, ``unix`` otherwise."""
-    if isinstance(sockaddr, tuple):
-        host, port = sockaddr[0], sockaddr[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return "unix-peer"
-
-
 class Tally:
-    """Bytes in and out and the start time of one connection, for its log line."""
+    """One connection's accounting: counted in when made (the caller has passed
+    :meth:`Binding.try_enter`), its log lines, and counted out exactly once by
+    :meth:`done` (a driver's ``on_done``)."""
 
-    __slots__ = ("binding", "peer", "received", "sent", "started")
+    __slots__ = ("bound", "ended", "peer", "started")
 
-    def __init__(self, binding: Binding, peer: str) -> None:
-        self.binding = binding
+    def __init__(self, bound: Bound, peer: str) -> None:
+        self.bound = bound
         self.peer = peer
-        self.received = 0
-        self.sent = 0
         self.started = time.monotonic()
-        log.info("%s %s: connection from %s", binding.label, binding.bound, peer)
+        self.ended = False
+        log.info("%s %s: connection from %s", bound.label, bound.local, peer)
 
-    def done(self, reason: str = "closed") -> None:
+    @property
+    def label(self) -> str:
+        return f"{self.bound.label} {self.bound.local}: {self.peer}"
+
+    def done(self, reason: str, received: int | None = None, sent: int | None = None) -> None:
+        """The connection is over: log why (and the bytes each way, when counted) and
+        count it out of the binding."""
+        if self.ended:
+            return
+        self.ended = True
         elapsed = time.monotonic() - self.started
-        log.info(
-            "%s %s: %s %s after %.3f s (%d B in, %d B out)",
-            self.binding.label, self.binding.bound, self.peer, reason, elapsed,
-            self.received, self.sent,
-        )
+        counts = "" if received is None else f" ({received} B in, {sent} B out)"
+        log.info("%s %s after %.3f s%s", self.label, reason, elapsed, counts)
+        self.bound.leave(self.peer)
 
 
 class RateLimitedLog:
@@ -183,20 +242,20 @@ class SourceRate:
         return allowed
 
 
-def datagram_reply(binding: Binding, data: bytes, peer: str) -> bytes | None:
+def datagram_reply(bound: Bound, data: bytes, peer: str) -> bytes | None:
     """What to answer a datagram with, after the rate limit and amplification rules."""
     host = peer_host(peer) or peer
-    if not binding.rates.allow(host):
-        limit_log.warning(f"udp-rate:{binding.bound}", "%s %s: %s is over udp_rate (%g/s); "
-                          "datagrams dropped", binding.label, binding.bound, host,
-                          binding.limits.udp_rate)
+    if not bound.rates.allow(host):
+        limit_log.warning(f"udp-rate:{bound.local}", "%s %s: %s is over udp_rate (%g/s); "
+                          "datagrams dropped", bound.label, bound.local, host,
+                          bound.limits.udp_rate)
         return None
-    reply = binding.service.datagram(data, peer)
-    strict = binding.no_amplify or not binding.service.amplifies
+    reply = bound.service.datagram(data, peer)
+    strict = bound.binding.no_amplify or not bound.service.amplifies
     if reply is not None and strict and len(reply) > len(data):
-        limit_log.warning(f"udp-amp:{binding.bound}", "%s %s: a %d-byte reply to a %d-byte "
-                          "datagram from %s was not sent (no_amplify)", binding.label,
-                          binding.bound, len(reply), len(data), host)
+        limit_log.warning(f"udp-amp:{bound.local}", "%s %s: a %d-byte reply to a %d-byte "
+                          "datagram from %s was not sent (no_amplify)", bound.label,
+                          bound.local, len(reply), len(data), host)
         return None
     return reply
 
@@ -206,8 +265,9 @@ class Model:
 
     name = "model"
 
-    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
-        """Take ownership of a connected socket (the binding has counted it in)."""
+    def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
+        """Take ownership of a connected stream (counted in by ``bound`` already) and
+        serve it: in the hub's loop, on a thread, in a child process."""
         raise NotImplementedError
 
     def active(self) -> int:

@@ -1,163 +1,106 @@
-"""Driving one conversation over a blocking stream, for the models that give it a thread.
+"""One connection served start to end on the calling thread.
 
-The loop: read what arrives, hand it to the conversation, carry out the actions it
-returns, until someone closes. The receive deadline is the pause interval while the
-conversation waits for a quiet peer, else the idle timeout; every send is bounded by
-the send timeout, so a peer that stops reading cannot hold a worker for ever.
-Used by the iterative, thread and fork models and by ``pipe:`` children.
+The thread and fork models call :func:`serve_connection`: the TLS handshake for
+``tls://`` bindings, then a :class:`~hosepipe.driving.driver.Driver` run over the
+blocking stream (:func:`hosepipe.driving.blocking.drive`), then closing and the
+accounting. :class:`Aside` runs such connections on threads of their own for the loop
+models, when a stream may not be made non-blocking (our own stdio).
 """
 
 from __future__ import annotations
 
-import logging
-import socket
-import time
+import contextlib
+import threading
 from collections.abc import Callable
 
-from hosepipe.errors import ConnectError, HosepipeError, Timeout
-from hosepipe.limits import Limits
-from hosepipe.servers.base import Binding, Tally, limit_log
-from hosepipe.service import (
-    Action,
-    Close,
-    Context,
-    Conversation,
-    Send,
-    SendFile,
-    Service,
-    release,
-)
-from hosepipe.transports.streams import SocketStream, Stream
+from hosepipe.driving.blocking import Wake, drive
+from hosepipe.driving.driver import Driver
+from hosepipe.errors import ConnectError, HosepipeError
+from hosepipe.servers.base import Bound, Tally, limit_log
+from hosepipe.transports.base import Stream
+from hosepipe.transports.streams import SocketStream
 from hosepipe.transports.tls import secure_accepted
 
-__all__ = ["run_conversation", "serve_connection", "serve_stream"]
-
-log = logging.getLogger("hosepipe.server")
+__all__ = ["Aside", "serve_connection"]
 
 
-class _Counter:
-    received = 0
-    sent = 0
+def _no_wake() -> None:
+    pass
 
 
-def _carry_out(stream: Stream, actions: list[Action], limits: Limits, count: _Counter) -> bool:
-    """Do the actions; True once the conversation asked to close."""
-    for index, action in enumerate(actions):
-        try:
-            if type(action) is Send:  # the usual action first, with the fewest checks
-                stream.send_all(action.data, limits.send_timeout)
-                count.sent += len(action.data)
-            elif isinstance(action, SendFile):
-                try:
-                    count.sent += stream.send_file(action.fd, action.offset, action.size(),
-                                                   limits.send_timeout)
-                finally:
-                    action.close()
-            elif isinstance(action, Close):
-                release(actions[index + 1 :])
-                return True
-        except BaseException:
-            release(actions[index + 1 :])
-            raise
-    return False
-
-
-def run_conversation(
-    stream: Stream, conversation: Conversation, limits: Limits, *, peer_deadlines: bool = True
-) -> tuple[str, int, int]:
-    """Run until the conversation or the peer ends it; returns (reason, in, out).
-
-    ``peer_deadlines=False`` is for a peer that lives exactly as long as we do (the
-    parent of a ``pipe:`` child): no idle or message deadline, so a menu may sit unused
-    for an hour, and no wait before each receive. The pause rule and the send timeout
-    still apply.
-    """
-    count = _Counter()
-    reason = "closed"
-    started: float | None = None  # when the message being received began
-    try:
-        done = _carry_out(stream, conversation.opened(), limits, count)
-        while not done:
-            waiting = conversation.wants_pause
-            idle = (conversation.idle_limit or limits.idle_timeout) if peer_deadlines else None
-            wait = limits.pause if waiting else idle
-            if started is not None and wait is not None:
-                wait = min(wait, max(0.001, started + limits.message_timeout - time.monotonic()))
-            try:
-                data = stream.receive_some(wait)
-            except Timeout:
-                if started is not None and time.monotonic() >= started + limits.message_timeout:
-                    reason = f"dropped: message incomplete after {limits.message_timeout:g} s"
-                    break
-                if not waiting:
-                    reason = f"idle for {idle or 0:g} s"
-                    break
-                done = _carry_out(stream, conversation.paused(), limits, count)
-                continue
-            if not data:
-                _carry_out(stream, conversation.eof_received(), limits, count)
-                break
-            count.received += len(data)
-            actions = conversation.data_received(data)
-            if len(actions) == 1 and type(actions[0]) is Send:  # one reply: the usual case
-                reply = actions[0].data
-                stream.send_all(reply, limits.send_timeout)
-                count.sent += len(reply)
-            else:
-                done = _carry_out(stream, actions, limits, count)
-            if not peer_deadlines or not conversation.partial:
-                started = None
-            elif started is None:
-                started = time.monotonic()
-        stream.send_eof()
-    except HosepipeError as exc:
-        reason = f"dropped: {exc}"
-    finally:
-        conversation.closed()
-    return reason, count.received, count.sent
-
-
-def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str, local: str,
-                 peer_deadlines: bool = True) -> str:
-    """Serve one whole conversation of ``service`` over ``stream``, then close it.
-
-    This is how a ``pipe:`` child (``peer_deadlines=False``: its parent) and ``hosepipe
-    serve SERVICE@stdio:`` (a program run by inetd, or by an ``exec:`` address) serve
-    their single peer.
-    """
-    conversation = service.conversation(Context(peer=peer, local=local, limits=limits))
-    try:
-        reason, received, sent = run_conversation(stream, conversation, limits,
-                                                  peer_deadlines=peer_deadlines)
-    finally:
-        stream.close()
-    log.info("%s %s: %s %s (%d B in, %d B out)", service.name, local, peer, reason, received, sent)
-    return reason
-
-
-def serve_connection(binding: Binding, sock: socket.socket, peer: str,
+def serve_connection(bound: Bound, stream: Stream, peer: str,
                      track: Callable[[Stream | None], None] = lambda stream: None) -> None:
-    """One accepted connection, start to end, on this thread: TLS handshake (for tls://),
-    the conversation, closing, accounting and the log line. ``track`` is told the stream
-    while it runs (and ``None`` after), so a model can cut it at shutdown."""
-    tally = Tally(binding, peer)
+    """Serve one connection on this thread. ``track`` is told the stream while it runs
+    (and ``None`` after), so that a model can cut it at shutdown."""
+    tally = Tally(bound, peer)
+    stream.set_blocking(True)
     try:
-        if binding.tls is not None:
-            sock = secure_accepted(sock, binding.tls, binding.limits.handshake_timeout)
+        if bound.tls is not None:
+            assert isinstance(stream, SocketStream)
+            stream = SocketStream(secure_accepted(stream.sock, bound.tls,
+                                                  bound.limits.handshake_timeout), peer)
     except ConnectError as exc:
-        limit_log.warning(f"tls:{binding.bound}", "%s %s: %s: %s", binding.label,
-                          binding.bound, peer, exc)
-        binding.leave(peer)
+        limit_log.warning(f"tls:{bound.local}", "%s: %s", tally.label, exc)
         tally.done(f"refused: {exc}")
         return
-    stream = SocketStream(sock, peer)
+    wake = Wake() if bound.service.pushes else None
+    driver = Driver(bound.limits, label=tally.label, on_done=tally.done,
+                    waker=wake.set if wake is not None else _no_wake)
     track(stream)
     try:
-        reason, tally.received, tally.sent = run_conversation(
-            stream, binding.conversation(peer), binding.limits
-        )
+        driver.open(bound.conversation, bound.context(peer))
+        drive(driver, stream, wake)
+        with contextlib.suppress(HosepipeError):
+            stream.send_eof()
     finally:
         track(None)
         stream.close()
-        binding.leave(peer)
-    tally.done(reason)
+        if wake is not None:
+            wake.close()
+        driver.abort("cut at shutdown")  # no-op if it finished; else ends it, accounted
+
+
+class Aside:
+    """Connections of a loop model served on threads of their own (blocking streams)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: set[Stream] = set()
+        self._threads: set[threading.Thread] = set()
+
+    def start(self, bound: Bound, stream: Stream, peer: str) -> None:
+        thread = threading.Thread(target=self._serve, args=(bound, stream, peer),
+                                  name="hosepipe-aside", daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def _serve(self, bound: Bound, stream: Stream, peer: str) -> None:
+        def track(current: Stream | None) -> None:
+            with self._lock:
+                if current is None:
+                    self._streams.discard(stream)
+                else:
+                    self._streams.add(current)
+
+        try:
+            serve_connection(bound, stream, peer, track)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def abort(self) -> None:
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.abort()
+
+    def join(self) -> None:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join()

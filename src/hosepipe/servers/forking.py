@@ -13,11 +13,12 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 from collections.abc import Callable
 
-from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.base import Bound, Model
 from hosepipe.servers.blocking import serve_connection
+from hosepipe.servers.signals import blocked
+from hosepipe.transports.base import Stream
 
 __all__ = ["ForkModel"]
 
@@ -29,32 +30,31 @@ class ForkModel(Model):
 
     def __init__(self, in_child: Callable[[], None]) -> None:
         self._in_child = in_child  # releases the parent's loop in a new child
-        self.children: dict[int, tuple[Binding, str]] = {}
+        self.children: dict[int, tuple[Bound, str]] = {}
 
-    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+    def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
         try:
-            pid = os.fork()
+            with blocked():  # the child must never run the parent's signal handlers
+                pid = os.fork()
+                if pid == 0:
+                    _child_signals()
         except OSError as exc:
-            log.error("%s: cannot fork for %s: %s", binding.label, peer, exc)
-            sock.close()
-            binding.leave(peer)
+            log.error("%s: cannot fork for %s: %s", bound.label, peer, exc)
+            stream.close()
+            bound.leave(peer)
             return
         if pid == 0:
-            self._child(binding, sock, peer)
-        sock.close()
-        self.children[pid] = (binding, peer)
+            self._child(bound, stream, peer)
+        stream.close()
+        self.children[pid] = (bound, peer)
 
-    def _child(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+    def _child(self, bound: Bound, stream: Stream, peer: str) -> None:
         status = 0
         try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent conducts shutdown
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self._in_child()
-            serve_connection(binding, sock, peer)
+            serve_connection(bound, stream, peer)
         except BaseException:
-            log.exception("%s: child for %s failed", binding.label, peer)
+            log.exception("%s: child for %s failed", bound.label, peer)
             status = 1
         finally:
             os._exit(status)
@@ -66,8 +66,8 @@ class ForkModel(Model):
             except ChildProcessError:
                 done = pid
             if done:
-                binding, peer = self.children.pop(pid)
-                binding.leave(peer)
+                bound, peer = self.children.pop(pid)
+                bound.leave(peer)
 
     def active(self) -> int:
         return len(self.children)
@@ -78,8 +78,17 @@ class ForkModel(Model):
                 os.kill(pid, signal.SIGTERM)
 
     def close(self) -> None:
-        for pid, (binding, peer) in list(self.children.items()):
+        for pid, (bound, peer) in list(self.children.items()):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-            binding.leave(peer)
+            bound.leave(peer)
         self.children.clear()
+
+
+def _child_signals() -> None:
+    """A connection's child: SIGTERM ends it (the parent's abort), SIGINT is the
+    parent's to handle (a Ctrl-C reaches the whole process group)."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)

@@ -1,11 +1,14 @@
 """The hub: one selector loop that owns the listeners of the non-async models.
 
-It accepts on every listening socket (so one process serves many bindings), answers
-datagrams inline, runs timers, wakes on signals through a self-pipe, and conducts the
-graceful shutdown: stop accepting, give in-flight conversations the grace period,
-then make every model end what is left. The select model registers its connections in
-this same selector; the other models receive accepted sockets through
-:meth:`Model.accepted`.
+It accepts on every listener (so one process serves many bindings), opens endpoints
+(one conversation at a time on one stream) and opens them again when their
+conversation ends, answers datagrams inline, runs timers and callbacks from other
+threads (``call_soon``), wakes on signals through a self-pipe, and conducts the graceful
+shutdown: stop accepting, give in-flight conversations the grace period, then make
+every model end what is left. The select and iterative models drive their connections
+in this same loop; every model receives its connections through
+:meth:`Model.accepted`. Services that take a connection over (``handoff``: exec
+programs) get it from the hub directly and are only tracked until they end.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import itertools
 import logging
 import os
 import selectors
-import socket
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
-from hosepipe.servers.base import Binding, Model, datagram_reply, limit_log, peer_name
-from hosepipe.servers.programs import Programs
-from hosepipe.services.program import Program
-from hosepipe.transports.listen import close_listener, is_transient_accept_error
+from hosepipe.errors import ConnectError, reason_of
+from hosepipe.servers.base import Bound, Model, datagram_reply, limit_log
+from hosepipe.servers.handoffs import Handoffs
+from hosepipe.transports.base import Endpoint, Listener, Stream
+from hosepipe.transports.listen import is_transient_accept_error, peer_name
 
 __all__ = ["Hub"]
 
@@ -32,26 +37,33 @@ log = logging.getLogger("hosepipe.server")
 ACCEPT_BATCH = 64
 TICK = 0.5
 EMFILE_BACKOFF = 0.1
+PUSH_BYTE = b"\xff"  # written by call_soon; signals write their number (< 0x80)
 
 
 class Hub:
-    """Accepts for every binding given, and drives the models they name."""
+    """Accepts for every bound binding given, and drives the models they name."""
 
-    def __init__(self, bindings: list[Binding], models: dict[str, Model]) -> None:
-        self.bindings = bindings
+    def __init__(self, bound: list[Bound], models: dict[str, Model]) -> None:
+        self.bound = bound
         self.models = models
         self.selector = selectors.DefaultSelector()
-        self.programs = Programs()
+        self.handoffs = Handoffs()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._stop_wanted = False
+        self._hurry = False
         self._woken = False  # a signal arrived (SIGCHLD: a child to reap)
         self._housekeeping_at = 0.0
+        self._soon: deque[Callable[[], None]] = deque()
+        self._listening: set[Bound] = set()  # registered in the selector
+        self._paused: set[Bound] = set()  # held back by their model (iterative)
+        self._endpoints_done: set[Bound] = set()  # served their one conversation
+        self.thread = threading.get_ident()  # the loop's thread, set again by run()
         self.stopping = False
-        self.grace = max((b.limits.grace for b in bindings), default=5.0)
+        self.grace = max((b.limits.grace for b in bound), default=5.0)
 
     @property
     def wakeup_fd(self) -> int:
@@ -59,60 +71,127 @@ class Hub:
         return self._wake_w
 
     # -- called from anywhere ------------------------------------------------------
-    def request_stop(self) -> None:
-        """Begin the graceful shutdown (safe from signal handlers and other threads)."""
+    def request_stop(self, *, hurry: bool = False) -> None:
+        """Begin the graceful shutdown, or with ``hurry`` end its grace period now
+        (safe from signal handlers and other threads)."""
         self._stop_wanted = True
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"\0")
+        self._hurry = self._hurry or hurry
+        if self._wake_w >= 0:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, b"\0")
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop's thread after the current event (thread-safe;
+        pushes to connections driven in this loop come this way)."""
+        self._soon.append(callback)
+        if threading.get_ident() != self.thread and self._wake_w >= 0:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, PUSH_BYTE)
 
     # -- called from the loop ------------------------------------------------------
     def call_at(self, when: float, callback: Callable[[], None]) -> None:
         heapq.heappush(self._timers, (when, next(self._seq), callback))
 
-    def _listen(self, binding: Binding) -> None:
-        assert binding.sock is not None
-        on_ready = self._on_datagram if binding.address.is_datagram else self._on_accept
-        self.selector.register(binding.sock, selectors.EVENT_READ, lambda _m: on_ready(binding))
+    def _run_soon(self) -> None:
+        for _ in range(len(self._soon)):  # those queued meanwhile wait for the next round
+            self._soon.popleft()()
 
-    def _on_accept(self, binding: Binding) -> None:
-        assert binding.sock is not None
+    def _listen(self, bound: Bound) -> None:
+        listener = bound.listener
+        if isinstance(listener, Endpoint):
+            self._open_endpoint(bound)
+            return
+        assert listener is not None
+        on_ready = self._on_datagram if listener.is_datagram else self._on_accept
+        self.selector.register(listener.fileno(), selectors.EVENT_READ,
+                               lambda _m: on_ready(bound))
+        self._listening.add(bound)
+
+    def _unlisten(self, bound: Bound) -> None:
+        if bound in self._listening and isinstance(bound.listener, Listener):
+            self.selector.unregister(bound.listener.fileno())
+        self._listening.discard(bound)
+
+    def pause_accepting(self, bound: list[Bound]) -> None:
+        """Leave new connections of these bindings in the kernel's backlog for now."""
+        self._paused.update(bound)
+        for one in bound:
+            self._unlisten(one)
+
+    def resume_accepting(self, bound: list[Bound]) -> None:
+        self._paused.difference_update(bound)
+        for one in bound:
+            if (one not in self._listening and isinstance(one.listener, Listener)
+                    and not self.stopping):
+                self._listen(one)
+
+    def _on_accept(self, bound: Bound) -> None:
         for _ in range(ACCEPT_BATCH):
-            try:
-                conn, addr = binding.sock.accept()
-            except BlockingIOError:
+            listener = bound.listener
+            if self.stopping or bound in self._paused or not isinstance(listener, Listener):
                 return
+            try:
+                accepted = listener.accept_nowait()
             except OSError as exc:
                 level = "transient" if is_transient_accept_error(exc) else "unexpected"
-                limit_log.warning("accept", "%s %s: accept failed (%s): %s", binding.label,
-                                  binding.bound, level, exc.strerror or exc)
-                self._back_off(binding)
+                limit_log.warning("accept", "%s %s: accept failed (%s): %s", bound.label,
+                                  bound.local, level, exc.strerror or exc)
+                self._back_off(bound)
                 return
-            self._admit(binding, conn, peer_name(addr))
-            if self.stopping:
+            if accepted is None:
                 return
+            self._admit(bound, *accepted)
 
-    def _admit(self, binding: Binding, conn: socket.socket, peer: str) -> None:
-        if not binding.try_enter(peer):
-            conn.close()
+    def _admit(self, bound: Bound, stream: Stream, peer: str) -> None:
+        if not bound.try_enter(peer):
+            stream.close()
             return
-        if isinstance(binding.service, Program):
-            self.programs.start(binding, conn, peer)
+        if bound.service.handoff:
+            self.handoffs.start(bound, stream, peer)
         else:
-            self.models[binding.model].accepted(binding, conn, peer)
+            self.models[bound.model].accepted(bound, stream, peer)
 
-    def _back_off(self, binding: Binding) -> None:
+    def _back_off(self, bound: Bound) -> None:
         """Out of descriptors: stop accepting on this binding for a moment."""
-        assert binding.sock is not None
-        self.selector.unregister(binding.sock)
+        self._unlisten(bound)
 
         def resume() -> None:
-            if not self.stopping and binding.sock is not None:
-                self._listen(binding)
+            if not self.stopping and bound not in self._paused:
+                self._listen(bound)
 
         self.call_at(time.monotonic() + EMFILE_BACKOFF, resume)
 
-    def _on_datagram(self, binding: Binding) -> None:
-        sock = binding.sock
+    # -- endpoints: one conversation at a time ------------------------------------------
+    def _open_endpoint(self, bound: Bound) -> None:
+        endpoint = bound.listener
+        if self.stopping or not isinstance(endpoint, Endpoint):
+            return
+        try:
+            stream, peer = endpoint.open()
+        except ConnectError as exc:
+            limit_log.warning(f"endpoint:{bound.local}", "%s %s: %s; trying again every "
+                              "%g s", bound.label, bound.local, exc, endpoint.retry)
+            self.call_at(time.monotonic() + endpoint.retry, lambda: self._open_endpoint(bound))
+            return
+        if not bound.on_leave:
+            bound.on_leave.append(lambda: self.call_soon(lambda: self._endpoint_ended(bound)))
+        self._admit(bound, stream, peer)
+
+    def _endpoint_ended(self, bound: Bound) -> None:
+        endpoint = bound.listener
+        if isinstance(endpoint, Endpoint) and endpoint.rearms:
+            self._open_endpoint(bound)
+        else:
+            self._endpoints_done.add(bound)
+            if all(isinstance(b.listener, Endpoint) for b in self.bound) and all(
+                    b in self._endpoints_done for b in self.bound):
+                self.request_stop()  # nothing left to serve (stdio: one conversation)
+
+    # -- datagrams -------------------------------------------------------------------
+    def _on_datagram(self, bound: Bound) -> None:
+        listener = bound.listener
+        assert listener is not None and isinstance(listener, Listener)
+        sock = listener.sock
         assert sock is not None
         for _ in range(ACCEPT_BATCH):
             try:
@@ -120,22 +199,23 @@ class Hub:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. ICMP port unreachable from an earlier reply
-                log.debug("%s: recvfrom: %s", binding.label, exc)
+                log.debug("%s: recvfrom: %s", bound.label, reason_of(exc))
                 return
             try:
-                reply = datagram_reply(binding, data, peer_name(addr))
+                reply = datagram_reply(bound, data, peer_name(addr))
             except Exception:
-                log.exception("%s: datagram handler failed", binding.label)
+                log.exception("%s: datagram handler failed", bound.label)
                 continue
             if reply is not None:
                 with contextlib.suppress(OSError):
                     sock.sendto(reply, addr)
 
+    # -- the loop ----------------------------------------------------------------------
     def _on_wake(self, _mask: int) -> None:
-        self._woken = True
         with contextlib.suppress(BlockingIOError, OSError):
-            while os.read(self._wake_r, 4096):
-                pass
+            while data := os.read(self._wake_r, 4096):
+                if data.strip(PUSH_BYTE):  # a signal's number, or a stop request
+                    self._woken = True
 
     def _run_timers(self) -> float:
         """Fire due timers; return seconds until the next one (at most TICK)."""
@@ -146,23 +226,20 @@ class Hub:
         return min(TICK, max(0.0, self._timers[0][0] - now)) if self._timers else TICK
 
     def _housekeep(self) -> None:
-        """Reap children (models and exec programs). Run after a signal woke the loop
-        (SIGCHLD) and every TICK, not after every event: a busy select loop would
-        otherwise look for children thousands of times a second."""
+        """Reap children (models and handoffs). Run after a signal woke the loop
+        (SIGCHLD) and every TICK, not after every event: a busy loop would otherwise
+        look for children thousands of times a second."""
         self._woken = False
         self._housekeeping_at = time.monotonic() + TICK
         for model in self.models.values():
             model.tick()
-        self.programs.reap()
+        self.handoffs.reap()
 
     def _begin_stop(self) -> float:
         self.stopping = True
-        for binding in self.bindings:
-            if binding.sock is not None:
-                with contextlib.suppress(KeyError, ValueError):
-                    self.selector.unregister(binding.sock)
-                close_listener(binding.address, binding.sock)
-                binding.sock = None
+        for bound in self.bound:
+            self._unlisten(bound)
+            bound.close()
         for model in self.models.values():
             model.stop_requested(self.grace)
         log.info("shutting down: no new connections; %.1f s for %d in flight",
@@ -170,25 +247,32 @@ class Hub:
         return time.monotonic() + self.grace
 
     def _in_flight(self) -> int:
-        return sum(model.active() for model in self.models.values()) + len(self.programs)
+        return sum(model.active() for model in self.models.values()) + len(self.handoffs)
 
     def run(self) -> None:
         """Serve until :meth:`request_stop`; return once everything has ended."""
+        self.thread = threading.get_ident()
         self.selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
-        for binding in self.bindings:
-            self._listen(binding)
+        for bound in self.bound:
+            self._listen(bound)
         deadline = None
         try:
             while True:
                 timeout = self._run_timers()
+                if self._soon:
+                    timeout = 0.0
                 for key, mask in self.selector.select(timeout):
+                    if self._stop_wanted and deadline is None:
+                        deadline = self._begin_stop()  # before serving anyone else
                     key.data(mask)
+                if self._soon:
+                    self._run_soon()
                 if self._woken or time.monotonic() >= self._housekeeping_at:
                     self._housekeep()
                 if self._stop_wanted and deadline is None:
                     deadline = self._begin_stop()
                 if deadline is not None and (
-                    self._in_flight() == 0 or time.monotonic() >= deadline
+                    self._hurry or self._in_flight() == 0 or time.monotonic() >= deadline
                 ):
                     break
         finally:
@@ -197,18 +281,18 @@ class Hub:
     def _finish(self) -> None:
         for model in self.models.values():
             model.abort()
-        self.programs.terminate()
+        self.handoffs.terminate()
         for model in self.models.values():
             model.close()
-        for binding in self.bindings:
-            if binding.sock is not None:
-                close_listener(binding.address, binding.sock)
-                binding.sock = None
-        self.close_fds()
+        for bound in self.bound:
+            bound.close()
 
     def close_fds(self) -> None:
-        """Release the selector and self-pipe (also used by forked children)."""
+        """Release the selector and self-pipe, once nothing writes to it any more (the
+        owner restores the signal wake-up fd first); also used by forked children."""
         self.selector.close()
         for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._wake_r = self._wake_w = -1

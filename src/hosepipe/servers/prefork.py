@@ -5,12 +5,12 @@ The parent binds every address once, then forks ``workers`` children that share 
 listening sockets (the kernel hands each connection, or datagram, to one of them). They
 inherit the very same sockets, so no ``SO_REUSEPORT`` is needed -- and none is set, so a
 second server started on the same port still fails with "address in use" instead of
-silently splitting the traffic. Each
-child runs the whole superserver -- its own hub, models and event loop. The parent only
-supervises: a worker that dies is replaced (at most one restart a second), and SIGTERM
-or SIGINT is passed on to every worker, which then shuts down gracefully; the parent
-reaps them all and returns. Limits apply per worker (``max_connections`` is per
-process).
+silently splitting the traffic. Each child runs the whole superserver -- its own hub,
+models and event loop. The parent only supervises: a worker that dies is replaced (at
+most one restart a second), and SIGTERM or SIGINT is passed on to every worker, which
+then shuts down gracefully (a second signal, passed on too, cuts their grace period
+short); the parent reaps them all and returns. Limits apply per worker
+(``max_connections`` is per process).
 """
 
 from __future__ import annotations
@@ -20,68 +20,86 @@ import logging
 import os
 import signal
 import time
-from types import FrameType
 
-from hosepipe.servers.superserver import Superserver
+from hosepipe.errors import ConfigError
+from hosepipe.servers.signals import SignalGuard, blocked
+from hosepipe.servers.superserver import (
+    Superserver,
+    separate_state_error,
+    shares_process_state,
+)
 
-__all__ = ["run_workers"]
+__all__ = ["Workers"]
 
 log = logging.getLogger("hosepipe.server")
 
 RESTART_DELAY = 1.0
 
 
-def _start(server: Superserver, index: int) -> int:
-    pid = os.fork()
-    if pid:
-        return pid
-    status = 0
-    try:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
-        server.run()
-    except BaseException:
-        log.exception("worker %d failed", index)
-        status = 1
-    finally:
-        os._exit(status)
+class Workers:
+    """Supervises ``count`` worker processes serving ``server``'s bindings."""
 
+    def __init__(self, server: Superserver, count: int) -> None:
+        for binding in server.bindings:
+            if not shares_process_state(binding.service):
+                raise ConfigError(separate_state_error(binding.label, f"--workers {count}"))
+        self.server = server
+        self.count = count
+        self.stopping = False
+        self.running: dict[int, int] = {}  # pid -> worker index
 
-def run_workers(server: Superserver, workers: int) -> None:
-    """Serve ``server``'s (already open) bindings from ``workers`` processes until a
-    SIGTERM/SIGINT, then stop them all gracefully."""
-    stopping = False
-    running: dict[int, int] = {}  # pid -> worker index
+    def install_signal_handlers(self) -> SignalGuard:
+        """Call before announcing readiness; the handlers stay for the process's life."""
+        return SignalGuard(self._pass_on, self._pass_on).install()
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        log.info("received %s: stopping %d workers", signal.Signals(signum).name, len(running))
-        for pid in running:
+    def _pass_on(self) -> None:
+        self.stopping = True
+        for pid in self.running:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
-    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        for index in range(workers):
-            running[_start(server, index)] = index
-        log.info("serving with %d worker processes: %s", workers, sorted(running))
-        while running:
-            try:
-                pid, status = os.wait()
-            except ChildProcessError:
-                break
-            if pid not in running:
-                continue
-            index = running.pop(pid)
-            if stopping:
-                continue
-            log.warning("worker %d (pid %d) ended unexpectedly (status %d); restarting it",
-                        index, pid, status)
-            time.sleep(RESTART_DELAY)
-            if not stopping:
-                running[_start(server, index)] = index
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        server.close()
+    def _start(self, index: int) -> None:
+        with blocked():  # the child installs its own handlers before any signal runs
+            pid = os.fork()
+            if pid == 0:
+                signal.set_wakeup_fd(-1)
+                self.server.install_signal_handlers()
+            else:
+                self.running[pid] = index  # before unblocking: a signal now reaches it
+        if pid:
+            return
+        status = 0
+        try:
+            self.server.run()
+        except BaseException:
+            log.exception("worker %d failed", index)
+            status = 1
+        finally:
+            os._exit(status)
+
+    def run(self) -> None:
+        """Serve from the workers (bindings already open) until a SIGTERM/SIGINT, then
+        stop them all gracefully and close the bindings."""
+        try:
+            for index in range(self.count):
+                if self.stopping:  # a signal came before every worker was started
+                    break
+                self._start(index)
+            log.info("serving with %d worker processes: %s", self.count, sorted(self.running))
+            while self.running:
+                try:
+                    pid, status = os.wait()
+                except ChildProcessError:
+                    break
+                if pid not in self.running:
+                    continue
+                index = self.running.pop(pid)
+                if self.stopping:
+                    continue
+                log.warning("worker %d (pid %d) ended unexpectedly (status %d); restarting",
+                            index, pid, status)
+                time.sleep(RESTART_DELAY)
+                if not self.stopping:
+                    self._start(index)
+        finally:
+            self.server.close()

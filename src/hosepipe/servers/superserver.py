@@ -8,33 +8,46 @@ connections, in-flight conversations get the grace period, exit.
 
 Bindings of the iterative, thread, fork and select models share one hub loop; async
 bindings run on an asyncio loop, in this thread when they are alone, else in a second
-thread. exec services always go to the hub (a program needs no conversation driver).
+thread. Services that take connections over (exec programs) always go to the hub.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import threading
-from types import FrameType
 
 from hosepipe.errors import ConfigError, HosepipeError
-from hosepipe.servers.asynchronous import AsyncRunner
-from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.asynchronous import AsyncModel, AsyncRunner
+from hosepipe.servers.base import Binding, Bound, Model
 from hosepipe.servers.forking import ForkModel
 from hosepipe.servers.hub import Hub
 from hosepipe.servers.iterative import IterativeModel
 from hosepipe.servers.selecting import SelectModel
+from hosepipe.servers.signals import SignalGuard
 from hosepipe.servers.threaded import ThreadModel
-from hosepipe.services.program import Program
-from hosepipe.transports.listen import close_listener, describe_bound, open_listener
+from hosepipe.service import Service
+from hosepipe.transports.base import Listener
+from hosepipe.transports.listen import open_listener
 
-__all__ = ["MODELS", "Superserver"]
+__all__ = ["MODELS", "Superserver", "separate_state_error", "shares_process_state"]
 
 log = logging.getLogger("hosepipe.server")
 
 MODELS = ("iterative", "thread", "fork", "select", "async")
+SEPARATE = ("iterative", "fork")  # models whose connections do not share one process
+
+
+def shares_process_state(service: Service) -> bool:
+    """False for a service whose connections must share this process (a room) but
+    cannot under a model that separates them, unless a broker spans processes."""
+    return not service.shares_state or service.spans_processes()
+
+
+def separate_state_error(label: str, what: str) -> str:
+    return (f"{label} shares state between connections (a room), which {what} cannot "
+            "give it: its connections would not share one process. Serve it under the "
+            "thread, select or async model, or give it a broker")
 
 
 class Superserver:
@@ -48,38 +61,52 @@ class Superserver:
                 choices = ", ".join(MODELS)
                 raise ConfigError(f"unknown model {binding.model!r}; choose from {choices}")
             service = binding.service
-            if binding.address.is_datagram and not service.datagrams:
-                raise ConfigError(f"{binding.label} does not answer datagrams ({binding.address})")
-            if binding.tls is not None and binding.model == "select":
-                raise ConfigError(f"{binding.label} {binding.address}: the select model does "
-                                  "not hold TLS; use thread, fork, iterative or async")
-            if binding.address.scheme == "tls" and binding.tls is None:
-                raise ConfigError(f"{binding.address} needs a certificate: --cert FILE "
-                                  "[--key FILE]")
-            if not binding.address.is_datagram and not service.streams:
-                raise ConfigError(f"{binding.label} does not serve streams ({binding.address})")
+            address = binding.where
+            if address.is_datagram and not service.datagrams:
+                raise ConfigError(f"{binding.label} does not answer datagrams ({address})")
+            if address.scheme == "tls" and binding.tls is None:
+                raise ConfigError(f"{address} needs a certificate: --cert FILE [--key FILE]")
+            if not address.is_datagram and not service.streams:
+                raise ConfigError(f"{binding.label} does not serve streams ({address})")
+            if binding.model in SEPARATE and not shares_process_state(service):
+                raise ConfigError(separate_state_error(binding.label, f"the {binding.model} "
+                                                       "model"))
         self.bindings = bindings
+        self.bound: list[Bound] = []  # once open: the live state of each binding
         self._hub: Hub | None = None
         self._runner: AsyncRunner | None = None
         self._stop_early = False
+        self._hurry_early = False
+        self._guard: SignalGuard | None = None
 
-    def open(self) -> list[Binding]:
+    def install_signal_handlers(self) -> SignalGuard:
+        """Make SIGTERM/SIGINT stop this server gracefully, and a second one stop it at
+        once (main thread only). Call it before announcing readiness; the handlers stay
+        until :meth:`SignalGuard.restore` (``run`` restores only those it installed)."""
+        self._guard = SignalGuard(self.shutdown, self.hurry).install()
+        return self._guard
+
+    def open(self) -> list[Bound]:
         """Bind every address; on any failure close those already bound and raise."""
+        if self.bound:
+            return self.bound
         try:
             for binding in self.bindings:
-                binding.sock = open_listener(binding.address)
-                binding.bound = describe_bound(binding.address, binding.sock)
+                self.bound.append(Bound(binding, open_listener(binding.where)))
         except HosepipeError:
             self.close()
             raise
-        return self.bindings
+        return self.bound
+
+    @property
+    def addresses(self) -> list[str]:
+        """The address each binding actually got (port 0 made real), once open."""
+        return [bound.local for bound in self.bound]
 
     def close(self) -> None:
         """Close the listeners and release every service (idempotent)."""
-        for binding in self.bindings:
-            if binding.sock is not None:
-                close_listener(binding.address, binding.sock)
-                binding.sock = None
+        for bound in self.bound:
+            bound.close()
         for service in {id(b.service): b.service for b in self.bindings}.values():
             service.close()
 
@@ -92,41 +119,56 @@ class Superserver:
 
     def _in_child(self) -> None:
         """In a forked child: drop the parent's listeners and loop."""
-        for binding in self.bindings:
-            if binding.sock is not None:
-                binding.sock.close()
-        if self._hub is not None:
-            self._hub.close_fds()
+        for bound in self.bound:
+            if isinstance(bound.listener, Listener):
+                bound.listener.forget()
+        for loop in (self._hub, self._runner):
+            if loop is not None:
+                loop.close_fds()
 
-    def _models(self, hub: Hub, bindings: list[Binding]) -> dict[str, Model]:
+    def _models(self, hub: Hub, bound: list[Bound]) -> dict[str, Model]:
         models: dict[str, Model] = {}
-        for binding in bindings:
-            if binding.model in models:
+        for one in bound:
+            if one.model in models:
                 continue
-            if binding.model == "iterative":
-                models["iterative"] = IterativeModel()
-            elif binding.model == "thread":
-                pooled = [b.limits for b in bindings if b.model == "thread"]
+            if one.model == "iterative":
+                models["iterative"] = IterativeModel(hub)
+            elif one.model == "thread":
+                pooled = [b.limits for b in bound if b.model == "thread"]
                 models["thread"] = ThreadModel(max(limits.threads for limits in pooled),
                                                retire_after=max(x.thread_idle for x in pooled))
-            elif binding.model == "fork":
+            elif one.model == "fork":
                 models["fork"] = ForkModel(self._in_child)
-            elif binding.model == "select":
+            elif one.model == "select":
                 models["select"] = SelectModel(hub)
+            elif one.model == "async":
+                assert self._runner is not None
+                models["async"] = AsyncModel(self._runner)
         return models
 
     def run(self) -> None:
         """Serve until SIGTERM/SIGINT or :meth:`shutdown`; returns after a clean stop."""
-        if any(b.sock is None for b in self.bindings):
-            self.open()
         main = threading.current_thread() is threading.main_thread()
-        in_hub = [b for b in self.bindings if b.model != "async" or isinstance(b.service, Program)]
-        in_loop = [b for b in self.bindings if b not in in_hub]
+        installed = self.install_signal_handlers() if main and self._guard is None else None
+        try:
+            self._run(main)
+        finally:
+            if installed is not None:
+                installed.restore()
+                self._guard = None
+
+    def _run(self, main: bool) -> None:
+        bound = self.open()
+        # asyncio accepts on its own sockets; the hub on everything else (other
+        # listeners and endpoints of async bindings too, handed over to the loop)
+        in_loop = [b for b in bound if b.model == "async" and not b.service.handoff
+                   and getattr(b.listener, "sock", None) is not None]
+        in_hub = [b for b in bound if b not in in_loop]
+        if in_loop or any(b.model == "async" for b in in_hub):
+            self._runner = AsyncRunner([b for b in bound if b.model == "async"], serve=in_loop)
         if in_hub:
             self._hub = Hub(in_hub, {})
             self._hub.models = self._models(self._hub, in_hub)
-        if in_loop:
-            self._runner = AsyncRunner(in_loop, handle_signals=main and not in_hub)
         try:
             self._serve(main)
         finally:
@@ -135,48 +177,33 @@ class Superserver:
 
     def _serve(self, main: bool) -> None:
         hub, runner = self._hub, self._runner
-        if hub is None:
-            assert runner is not None
-            if self._stop_early:
-                runner.request_stop()
-            runner.run()
-            return
-        previous = self._install_signals(hub) if main else None
-        if self._stop_early:
-            hub.request_stop()
-        thread = None
-        if runner is not None:
-            thread = threading.Thread(target=runner.run, name="hosepipe-async", daemon=True)
-            thread.start()
+        wake = hub.wakeup_fd if hub is not None else runner.wakeup_fd  # type: ignore[union-attr]
+        previous_fd = signal.set_wakeup_fd(wake, warn_on_full_buffer=False) if main else None
         try:
-            hub.run()
+            if self._stop_early:
+                self.shutdown()
+            if self._hurry_early:
+                self.hurry()
+            if hub is None:
+                assert runner is not None
+                runner.run()
+                return
+            thread = None
+            if runner is not None:
+                thread = threading.Thread(target=runner.run, name="hosepipe-async", daemon=True)
+                thread.start()
+            try:
+                hub.run()
+            finally:
+                if runner is not None and thread is not None:
+                    runner.request_stop()
+                    thread.join()
         finally:
-            if runner is not None and thread is not None:
-                runner.request_stop()
-                thread.join()
-            if previous is not None:
-                self._restore_signals(previous)
-
-    def _install_signals(self, hub: Hub) -> dict[int, object]:
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
-            log.info("received %s", signal.Signals(signum).name)
-            self.shutdown()
-
-        previous: dict[int, object] = {
-            signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)
-        }
-        previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda *_: None)
-        previous[-1] = signal.set_wakeup_fd(hub.wakeup_fd, warn_on_full_buffer=False)
-        return previous
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, object]) -> None:
-        for signum, handler in previous.items():
-            if signum == -1:
-                signal.set_wakeup_fd(handler)  # type: ignore[arg-type]
-            else:
-                with contextlib.suppress(TypeError):
-                    signal.signal(signum, handler)  # type: ignore[arg-type]
+            if previous_fd is not None:
+                signal.set_wakeup_fd(previous_fd)
+            for loop in (hub, runner):
+                if loop is not None:
+                    loop.close_fds()
 
     def shutdown(self) -> None:
         """Begin the graceful stop; safe from any thread and from signal handlers."""
@@ -185,3 +212,12 @@ class Superserver:
             self._hub.request_stop()
         if self._runner is not None:
             self._runner.request_stop()
+
+    def hurry(self) -> None:
+        """Stop now: the grace period ends at once (still a clean exit). Safe from any
+        thread and from signal handlers."""
+        self._stop_early = self._hurry_early = True
+        if self._hub is not None:
+            self._hub.request_stop(hurry=True)
+        if self._runner is not None:
+            self._runner.request_stop(hurry=True)

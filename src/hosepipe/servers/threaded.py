@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 import queue
-import socket
 import threading
 
-from hosepipe.servers.base import Binding, Model
+from hosepipe.servers.base import Bound, Model
 from hosepipe.servers.blocking import serve_connection
 from hosepipe.transports.streams import Stream
 
@@ -23,7 +22,7 @@ __all__ = ["ThreadModel"]
 
 log = logging.getLogger("hosepipe.server")
 
-_Job = tuple[Binding, socket.socket, str]
+_Job = tuple[Bound, Stream, str]
 
 
 class ThreadModel(Model):
@@ -40,7 +39,7 @@ class ThreadModel(Model):
         self._pending = 0  # queued plus running
         self._streams: set[Stream] = set()
 
-    def accepted(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+    def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
         with self._lock:
             self._pending += 1
             self._queued += 1
@@ -50,7 +49,7 @@ class ThreadModel(Model):
             with self._lock:
                 self._workers.append(worker)
             worker.start()
-        self._jobs.put((binding, sock, peer))
+        self._jobs.put((bound, stream, peer))
 
     def _work(self) -> None:
         while True:
@@ -79,7 +78,7 @@ class ThreadModel(Model):
                 with self._lock:
                     self._pending -= 1
 
-    def _serve(self, binding: Binding, sock: socket.socket, peer: str) -> None:
+    def _serve(self, bound: Bound, stream: Stream, peer: str) -> None:
         current: list[Stream] = []
 
         def track(stream: Stream | None) -> None:
@@ -90,7 +89,7 @@ class ThreadModel(Model):
                 else:
                     self._streams.difference_update(current)
 
-        serve_connection(binding, sock, peer, track)
+        serve_connection(bound, stream, peer, track)
 
     def active(self) -> int:
         with self._lock:

@@ -10,6 +10,11 @@ Classic commands (one per message; see docs/protocols.md)::
 Framed requests are maps with an ``op``: add, add_many, remove, find, list, search,
 update (with an optional ``expect`` for read-modify-write). Errors are structured:
 not-found, bad-entry, too-long, conflict, bad-request, unavailable.
+
+The store is opened (and its schema migrated) when the service is made, so a server
+whose database cannot be reached says so when it starts, not at the first request.
+Options: ``db`` (the database URL) and ``pool`` (at most this many database
+connections per process, default 8).
 """
 
 from __future__ import annotations
@@ -17,8 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hosepipe.book.entry import BadEntry, Entry, clean_name, parse_fields
-from hosepipe.book.store import Conflict, NotFound, Store, StoreUnavailable, open_store
+from hosepipe.book.entry import BadEntry, Entry, clean_name, split_fields
+from hosepipe.book.store import (
+    DEFAULT_POOL,
+    Conflict,
+    NotFound,
+    Store,
+    StoreUnavailable,
+    open_store,
+)
+from hosepipe.errors import ConfigError
 from hosepipe.service import Context, Conversation, Service, ServiceError
 from hosepipe.services.classic import ClassicConversation
 from hosepipe.services.dual import FirstByteSwitch
@@ -50,9 +63,10 @@ class _BookLines(ClassicConversation):
             return f"ERROR: the book is unavailable: {exc}"
 
     def _add(self, argument: str) -> str:
-        fields = parse_fields(argument)
-        if len(fields) != 5:
-            raise BadEntry(f"add needs NAME,HOUSE,STREET,TOWN,PHONE (5 fields), got {len(fields)}")
+        try:
+            fields = split_fields(argument, 5)
+        except BadEntry as exc:
+            raise BadEntry(f"add needs NAME,HOUSE,STREET,TOWN,PHONE: {exc}") from None
         entry = Entry.make(*fields)
         self.store.add(entry)
         return f"Added entry for {entry.name}"
@@ -127,7 +141,10 @@ class _BookMessages(MessageService):
         return entry.to_dict()
 
     def _list(self, request: dict[str, Any]) -> Any:
-        return [entry.to_dict() for entry in self.store.entries()]
+        order = request.get("order", "name")
+        if not isinstance(order, str):
+            raise ServiceError("bad-request", "order is 'name' or 'added'")
+        return [entry.to_dict() for entry in self.store.entries(order)]
 
     def _search(self, request: dict[str, Any]) -> Any:
         return [entry.to_dict() for entry in self.store.search(_text(request, "text"))]
@@ -144,8 +161,13 @@ class Book(Service):
 
     name = "book"
 
-    def __init__(self, *, db: str | None = None) -> None:
-        self.store = open_store(db)
+    def __init__(self, *, db: str | None = None, pool: int = DEFAULT_POOL) -> None:
+        self.store = open_store(db, pool)
+        try:
+            self.store.check()
+        except (StoreUnavailable, BadEntry) as exc:
+            self.store.close()
+            raise ConfigError(f"book: {exc}") from exc
         self._messages = _BookMessages(self.store)
 
     def conversation(self, context: Context) -> Conversation:

@@ -10,7 +10,7 @@ with, so line clients get lines and bare clients get bare replies. Text is UTF-8
 from __future__ import annotations
 
 from hosepipe.errors import ProtocolError
-from hosepipe.service import CLOSE, Action, Context, Conversation, Send
+from hosepipe.service import CLOSE, PENDING, Action, Context, Conversation, Send
 from hosepipe.wire.framing import ClassicDecoder
 
 __all__ = ["ClassicConversation", "decode_text", "encode_text"]
@@ -25,11 +25,18 @@ def encode_text(text: str) -> bytes:
 
 
 class ClassicConversation(Conversation):
-    """Answer each classic message; subclasses implement :meth:`answer`."""
+    """Answer each classic message; subclasses implement :meth:`answer`.
+
+    One call answers messages until its output reaches the ``high_water`` limit; the
+    rest are held (:data:`PENDING`) and answered by :meth:`resume` once the output has
+    drained, so a flood of pipelined lines never makes the server buffer its answers.
+    """
 
     def __init__(self, context: Context) -> None:
         self.context = context
-        self._decoder = ClassicDecoder(context.limits.max_line)
+        self._decoder = ClassicDecoder(context.limits.max_line,
+                                       keep_pausing=context.limits.keep_pausing)
+        self._ended = False
 
     def answer(self, text: str) -> str | None:
         """The reply to one message (without terminator), or ``None`` for none."""
@@ -39,7 +46,7 @@ class ClassicConversation(Conversation):
         try:
             self._decoder.feed(data)
         except ProtocolError as exc:
-            return [Send(encode_text(f"error: {exc}\n")), CLOSE]
+            return self._refuse(exc)
         return self._drain()
 
     @property
@@ -56,13 +63,28 @@ class ClassicConversation(Conversation):
 
     def eof_received(self) -> list[Action]:
         self._decoder.end_of_stream()
-        return [*self._drain(), CLOSE]
+        self._ended = True
+        return self._drain()
+
+    def resume(self) -> list[Action]:
+        return self._drain()
 
     def _drain(self) -> list[Action]:
         out = bytearray()
-        while (message := self._decoder.next_message()) is not None:
-            reply = self.answer(decode_text(message.body))
-            if reply is not None:
-                out += encode_text(reply)
-                out += message.terminator
-        return [Send(bytes(out))] if out else []
+        budget = self.context.limits.high_water
+        try:
+            while (message := self._decoder.next_message()) is not None:
+                reply = self.answer(decode_text(message.body))
+                if reply is not None:
+                    out += encode_text(reply)
+                    out += message.terminator
+                if len(out) >= budget:
+                    return [Send(bytes(out)), PENDING]
+        except ProtocolError as exc:  # a whole line over the limit, reached in order
+            return [Send(bytes(out)), *self._refuse(exc)]
+        done: list[Action] = [CLOSE] if self._ended else []
+        return [Send(bytes(out)), *done] if out else done
+
+    @staticmethod
+    def _refuse(exc: ProtocolError) -> list[Action]:
+        return [Send(encode_text(f"error: {exc}\n")), CLOSE]

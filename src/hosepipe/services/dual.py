@@ -58,8 +58,19 @@ class FirstByteSwitch(Conversation):
     def partial(self) -> bool:
         return self._chosen is not None and self._chosen.partial
 
+    @property
+    def idle_limit(self) -> float | None:
+        return self._chosen.idle_limit if self._chosen is not None else None
+
+    @property
+    def message_limit(self) -> float | None:
+        return self._chosen.message_limit if self._chosen is not None else None
+
     def paused(self) -> list[Action]:
         return self._chosen.paused() if self._chosen else []
+
+    def resume(self) -> list[Action]:
+        return self._chosen.resume() if self._chosen else []
 
     def eof_received(self) -> list[Action]:
         if self._chosen is None:

@@ -4,8 +4,14 @@ Classic (docs/protocols.md): a path and a newline in, the file's bytes out, then
 anything refused closes at once with no data, and the reason goes to the log.
 Framed (first byte 0x00): ``list``, ``stat``, ``get`` (with an ``offset`` to resume;
 the reply carries size, mtime and SHA-256 and the file's bytes follow it, sent with
-sendfile), and ``put`` into the upload directory (a size limit, a hidden temporary name,
-renamed only once complete and verified).
+sendfile), and ``put`` into the upload directory (a size limit, room reserved on the
+disk, a hidden temporary name, renamed only once complete and verified).
+
+Options: ``root``, ``uploads``, ``max_upload``, ``hidden``; ``single_link`` (refuse
+files with more than one hard link); ``upload_stale`` (seconds: at start, upload
+temporaries left by a killed server and unchanged this long are deleted).
+A refused classic path is logged escaped and cut to ``SHOWN`` characters, at most once
+a second with a count of the rest.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 from hosepipe.errors import ProtocolError
 from hosepipe.files.checksum import ChecksumCache
 from hosepipe.files.sandbox import Refused, Sandbox
-from hosepipe.files.uploads import UploadSink, check_upload_name
+from hosepipe.files.uploads import STALE, UploadSink, check_upload_name, sweep_stale
 from hosepipe.service import CLOSE, Action, Context, Conversation, SendFile, Service, ServiceError
 from hosepipe.services.dual import FirstByteSwitch
 from hosepipe.services.message import MessageConversation, MessageService, Streamed, Upload
@@ -28,6 +34,13 @@ from hosepipe.wire.framing import LineDecoder
 __all__ = ["Files", "default_root"]
 
 log = logging.getLogger("hosepipe.files")
+SHOWN = 100  # characters of a refused path that reach the log
+
+
+def shown(path: str) -> str:
+    """A client's path as it may appear in the log: escaped, and cut."""
+    text = path.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= SHOWN else text[:SHOWN] + f"...({len(text)} characters)"
 
 
 def default_root() -> str:
@@ -64,12 +77,14 @@ class _ClassicGet(Conversation):
         try:
             fd, info = self.files.sandbox.open_file(path)
         except Refused as exc:
-            return self._refuse(str(exc))
-        log.info("files: %s gets %s (%d bytes)", self.context.peer, path, info.st_size)
+            return self._refuse(f"{exc.code}: {shown(path)}")
+        log.info("files: %s gets %s (%d bytes)", self.context.peer, shown(path), info.st_size)
         return [SendFile(fd, 0, info.st_size), CLOSE]
 
     def _refuse(self, reason: str) -> list[Action]:
-        log.warning("files: refused %s: %s", self.context.peer, reason)
+        from hosepipe.servers.base import limit_log  # noqa: PLC0415 - it imports services
+
+        limit_log.warning("files: refused", "files: refused %s: %s", self.context.peer, reason)
         return [CLOSE]
 
 
@@ -143,14 +158,20 @@ class Files(Service):
     name = "files"
 
     def __init__(self, *, root: str | None = None, uploads: str | None = None,
-                 max_upload: str | int = "1GiB", hidden: bool = False) -> None:
+                 max_upload: str | int = "1GiB", hidden: bool = False,
+                 single_link: bool = False, upload_stale: float = STALE) -> None:
         root = os.path.expanduser(root) if root else default_root()
         if root == default_root():
             os.makedirs(root, exist_ok=True)
-        self.sandbox = Sandbox(root, hidden=hidden)
+        self.sandbox = Sandbox(root, hidden=hidden, single_link=bool(single_link))
         self.uploads = os.path.realpath(os.path.expanduser(uploads)) if uploads else None
         if self.uploads is not None and not os.path.isdir(self.uploads):
             raise ValueError(f"the upload directory {self.uploads} does not exist")
+        if not isinstance(upload_stale, int | float) or upload_stale <= 0:
+            raise ValueError(f"upload_stale must be a positive number of seconds, "
+                             f"not {upload_stale!r}")
+        if self.uploads is not None:
+            sweep_stale(self.uploads, upload_stale)
         self.max_upload = parse_size(max_upload)
         self.checksums = ChecksumCache()
         self._messages = _FileMessages(self)
@@ -164,3 +185,4 @@ class Files(Service):
 
     def close(self) -> None:
         self.sandbox.close()
+        self.checksums.close()

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from hosepipe.errors import CodecError, FrameTooLarge, ProtocolError
 from hosepipe.service import (
     CLOSE,
+    PENDING,
     Action,
     Context,
     Conversation,
@@ -101,18 +102,34 @@ class MessageConversation(Conversation):
         self._upload: Upload | None = None
         self._uploaded = 0
 
-    def data_received(self, data: bytes) -> list[Action]:
+    def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
         if self._codec is not None and self._upload is None:
             payload = self._frames.only_frame(data)
             if payload is not None:  # one whole request, the usual case: no queueing
                 reply, extra = self._answer(payload)
-                return [Send(reply), *extra] if extra else [Send(reply)]
+                if not extra and self._upload is None:
+                    return [Send(reply)]
+                if self._upload is None:  # a file follows: the next request waits for it
+                    return [Send(reply), *extra, PENDING]
+                actions: list[Action] = [Send(reply)]
+                self._take_upload(b"", actions)  # an empty upload is whole at once
+                return actions
         out: list[Action] = []
         if self._upload is not None:
             data = self._take_upload(data, out)
             if not data:
                 return out
-        return out + self._frames_received(data)
+        try:
+            self._frames.feed(data)
+        except FrameTooLarge as exc:
+            return out + self._fatal("too-large", str(exc))
+        except ProtocolError as exc:
+            return out + self._fatal("bad-frame", str(exc))
+        return out + self._answer_frames()
+
+    def resume(self) -> list[Action]:
+        """Answer more of the requests held (the output has drained)."""
+        return self._answer_frames()
 
     def _take_upload(self, data: bytes, out: list[Action]) -> bytes:
         """Give the upload its bytes; return what is left for the frame decoder."""
@@ -132,29 +149,47 @@ class MessageConversation(Conversation):
             out.append(Send(self._reply(upload.sink.finish)))
         return data[take:]
 
-    def _frames_received(self, data: bytes) -> list[Action]:
-        try:
-            self._frames.feed(data)
-        except FrameTooLarge as exc:
-            return self._fatal("too-large", str(exc))
-        except ProtocolError as exc:
-            return self._fatal("bad-frame", str(exc))
+    def _answer_frames(self) -> list[Action]:  # noqa: PLR0911 - one return per way out
+        """Answer the requests held, in order, until the output budget of one call
+        (``high_water``) is spent or a file follows a reply: then PENDING, the rest
+        waits for :meth:`resume`."""
         out: list[bytes] = []
         actions: list[Action] = []
-        while (payload := self._frames.next_frame()) is not None:
+        produced = 0
+        budget = self.context.limits.high_water
+        while True:
+            try:
+                payload = self._frames.next_frame()
+            except FrameTooLarge as exc:
+                return self._flushed(out, actions) + self._fatal("too-large", str(exc))
+            except ProtocolError as exc:
+                return self._flushed(out, actions) + self._fatal("bad-frame", str(exc))
+            if payload is None:
+                return self._flushed(out, actions)
             if self._codec is None:
                 refusal = self._agree_codec(payload, out)
                 if refusal is not None:
-                    return [Send(b"".join(out)), *refusal] if out else refusal
+                    return self._flushed(out, actions) + refusal
                 if hello.is_hello(payload):
                     continue
             reply, extra = self._answer(payload)
             out.append(reply)
-            if extra:  # raw bytes follow this reply: flush the replies so far first
-                actions += [Send(b"".join(out)), *extra]
+            produced += len(reply)
+            if self._upload is not None:  # what is held after this frame is the upload's
+                actions = self._flushed(out, actions)
                 out = []
-            if self._upload is not None:
-                break  # the bytes that follow are the upload's, not frames
+                rest = self._take_upload(self._frames.take_rest(), actions)
+                if self._upload is not None or not rest:
+                    return actions
+                self._frames.feed(rest)  # the upload is whole: frames again
+                continue
+            if extra:  # raw bytes follow this reply; the next request waits until sent
+                return [*self._flushed(out, actions), *extra, PENDING]
+            if produced >= budget:
+                return [*self._flushed(out, actions), PENDING]
+
+    @staticmethod
+    def _flushed(out: list[bytes], actions: list[Action]) -> list[Action]:
         return [*actions, Send(b"".join(out))] if out else actions
 
     def _agree_codec(  # noqa: PLR0911 - one return per way a hello can end
@@ -242,7 +277,11 @@ class MessageConversation(Conversation):
                       exc_info=exc)
             envelope = error_envelope("internal", "the service failed; see the server log")
         assert self._codec is not None
-        return encode_frame(self._codec.encode(envelope))
+        try:
+            return encode_frame(self._codec.encode(envelope))
+        except CodecError:  # the message itself would not encode (a lone surrogate)
+            plain = error_envelope(envelope["error"], "the error message could not be encoded")
+            return encode_frame(self._codec.encode(plain))
 
     def eof_received(self) -> list[Action]:
         return [CLOSE]

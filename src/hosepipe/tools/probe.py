@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hosepipe.address import parse_address
+from hosepipe.address import InetAddress, parse_address
 from hosepipe.errors import ConnectError, UsageError
 from hosepipe.services import DEFAULT_ADDRESSES
 from hosepipe.tools.decode import Finding, decode_banner
@@ -39,7 +39,8 @@ __all__ = ["DEFAULT_TCP_PORTS", "DEFAULT_UDP_PORTS", "PortReport", "ProbeOptions
 
 def _hosepipe_ports(scheme: str) -> tuple[int, ...]:
     addresses = (parse_address(a) for values in DEFAULT_ADDRESSES.values() for a in values)
-    return tuple(sorted({a.port for a in addresses if a.scheme == scheme}))  # type: ignore[union-attr]
+    return tuple(sorted({a.port for a in addresses
+                         if isinstance(a, InetAddress) and a.scheme == scheme}))
 
 
 DEFAULT_TCP_PORTS = (7, 13, 21, 22, 25, 37, 80, 110, 119, 143, 443, *_hosepipe_ports("tcp"))

@@ -5,7 +5,7 @@ limits": a relay should be an ordinary hosepipe service that the superserver run
 under iterative, thread, fork, select or async. That needs a conversation that can
 send at any time (B's bytes arrive whenever B sends them), which the core cannot do
 yet; the lead is adding server push, and will then move ``--listen`` onto the models.
-Until then this module does the least that is honest: one listening socket from
+Until then this module does the least that is honest: one listener from
 :func:`hosepipe.transports.listen.open_listener`, an accept loop in the calling thread,
 and :func:`~hosepipe.tools.relay.relay_streams` per connection on a thread pool of at
 most ``max_connections`` threads. A connection over that limit is accepted and closed
@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import selectors
-import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -36,12 +35,10 @@ from hosepipe.servers.base import RateLimitedLog
 from hosepipe.tools.ends import End, open_end
 from hosepipe.tools.hexdump import Dump
 from hosepipe.tools.relay import RelayOptions, relay_streams
-from hosepipe.transports.listen import (
-    close_listener,
-    describe_bound,
-    is_transient_accept_error,
-    open_listener,
-)
+from hosepipe.transports.base import Listener as SocketsListener
+from hosepipe.transports.base import Stream
+from hosepipe.transports.listen import is_transient_accept_error, open_listener
+from hosepipe.transports.streams import SocketStream
 from hosepipe.transports.tls import secure_accepted
 
 __all__ = ["Listener", "relay_listen"]
@@ -72,8 +69,10 @@ class Listener:
         self.max_connections = max_connections
         self.dump_to = dump_to
         self.tls = tls
-        self.sock = open_listener(self.address)
-        self.bound = describe_bound(self.address, self.sock)
+        listener = open_listener(self.address)
+        assert isinstance(listener, SocketsListener)  # tcp, tls and unix listen
+        self.listener = listener
+        self.bound = listener.bound
         self._stop_r, self._stop_w = os.pipe()
         self.grace = grace
         self._active = 0
@@ -84,7 +83,7 @@ class Listener:
         """Accept until interrupted (KeyboardInterrupt) or :meth:`stop`."""
         pool = ThreadPoolExecutor(self.max_connections, thread_name_prefix="relay")
         selector = selectors.PollSelector()
-        selector.register(self.sock, selectors.EVENT_READ)
+        selector.register(self.listener.fileno(), selectors.EVENT_READ)
         selector.register(self._stop_r, selectors.EVENT_READ)
         if on_ready is not None:
             on_ready(self.bound)
@@ -93,7 +92,7 @@ class Listener:
                 self._accept(pool)
         finally:
             selector.close()
-            close_listener(self.address, self.sock)  # new clients are refused from here
+            self.listener.close()  # new clients are refused from here
             try:
                 with self._lock:  # relays in flight get the grace period to end
                     self._lock.wait_for(lambda: self._active == 0, self.grace)
@@ -110,11 +109,14 @@ class Listener:
 
     def _accept(self, pool: ThreadPoolExecutor) -> None:
         try:
-            conn, peer = self.sock.accept()
+            accepted = self.listener.accept_nowait()
         except OSError as exc:
-            if not is_transient_accept_error(exc) and not isinstance(exc, BlockingIOError):
+            if not is_transient_accept_error(exc):
                 raise
             return
+        if accepted is None:
+            return
+        conn, peer = accepted
         with self._lock:
             if self._active >= self.max_connections:
                 limited.warning("full", "relay %s: %d connections already; one refused",
@@ -124,13 +126,15 @@ class Listener:
             self._active += 1
             self._count += 1
             number = self._count
-        pool.submit(self._relay_one, conn, _peer_text(peer), number)
+        pool.submit(self._relay_one, conn, peer, number)
 
-    def _relay_one(self, conn: socket.socket, peer: str, number: int) -> None:
+    def _relay_one(self, conn: Stream, peer: str, number: int) -> None:
         try:
+            assert isinstance(conn, SocketStream)  # what tcp, tls and unix listeners accept
+            sock = conn.sock
             if self.tls is not None:
-                conn = secure_accepted(conn, self.tls, self.options.connect_timeout)
-            first = End(peer, sock=conn)
+                sock = secure_accepted(sock, self.tls, self.options.connect_timeout)
+            first = End(peer, sock=sock)
             try:
                 second = open_end(self.target, timeout=self.options.connect_timeout)
             except BaseException:
@@ -151,13 +155,6 @@ class Listener:
             with self._lock:
                 self._active -= 1
                 self._lock.notify_all()
-
-
-def _peer_text(peer: object) -> str:
-    if isinstance(peer, tuple):
-        host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]
-        return f"{host}:{peer[1]}"
-    return "unix-peer"
 
 
 def relay_listen(listen: str | Address, target: str | Address,

@@ -1,19 +1,8 @@
-"""The I/O edge: opening listeners and connections, and moving bytes with deadlines.
+"""The I/O edge: one module per transport (:mod:`hosepipe.transports.registry`), each
+owning its address syntax, its client side and its server side; streams, listeners and
+endpoints (:mod:`hosepipe.transports.base`) are what they give the rest of hosepipe.
 
 Everything that touches an OS descriptor lives here; OS errors leave this package
-translated into :mod:`hosepipe.errors` (``raise ... from exc``).
+translated into :mod:`hosepipe.errors` (``raise ... from exc``). Nothing is imported
+until used.
 """
-
-from hosepipe.transports.connect import connect_datagram, connect_stream
-from hosepipe.transports.listen import describe_bound, open_listener
-from hosepipe.transports.streams import FdStream, SocketStream, Stream
-
-__all__ = [
-    "FdStream",
-    "SocketStream",
-    "Stream",
-    "connect_datagram",
-    "connect_stream",
-    "describe_bound",
-    "open_listener",
-]

@@ -1,8 +1,9 @@
-"""Listening sockets for tcp://, udp:// and unix:// addresses.
+"""Listening sockets, shared by the tcp, udp and unix transports; and the one call that
+opens any binding's server side (:func:`open_listener`).
 
 TCP listeners set ``SO_REUSEADDR`` (a restarted server rebinds at once) and a large
-backlog. A Unix socket path left behind by a dead server is removed, but only after a
-connect to it is refused, so a live server's socket is never stolen.
+backlog. A :class:`SocketListener` hands out accepted connections as
+:class:`~hosepipe.transports.streams.SocketStream`\\ s.
 """
 
 from __future__ import annotations
@@ -11,95 +12,82 @@ import contextlib
 import errno
 import os
 import socket
-import stat
+from collections.abc import Callable
 
-from hosepipe.address import Address, InetAddress, UnixAddress
-from hosepipe.errors import ConnectError, UsageError
+from hosepipe.errors import UsageError
+from hosepipe.transports.base import Endpoint, Listener
+from hosepipe.transports.registry import transport
+from hosepipe.transports.streams import SocketStream
 
-__all__ = ["describe_bound", "open_listener"]
+__all__ = [
+    "BACKLOG",
+    "SocketListener",
+    "is_transient_accept_error",
+    "open_listener",
+    "peer_name",
+]
 
 BACKLOG = 1024
 
 
-def open_listener(address: Address) -> socket.socket:
-    """A bound (and, for streams, listening) non-blocking socket for ``address``."""
-    if isinstance(address, InetAddress):
-        sock = _open_inet(address)
-    elif isinstance(address, UnixAddress):
-        sock = _open_unix(address)
-    else:
-        raise UsageError(f"cannot listen on {address}: servers listen on tcp, udp or unix")
-    sock.setblocking(False)
-    return sock
+def open_listener(address: object) -> Listener | Endpoint:
+    """The server side of ``address``: a listener, or a single endpoint."""
+    module = transport(address.scheme)  # type: ignore[attr-defined]
+    serve = getattr(module, "serve", None)
+    if serve is None:
+        raise UsageError(f"cannot serve on {address}: {address.scheme}: is a client-side "  # type: ignore[attr-defined]
+                         "address")
+    return serve(address)
 
 
-def _open_inet(address: InetAddress) -> socket.socket:
-    kind = socket.SOCK_DGRAM if address.is_datagram else socket.SOCK_STREAM
-    try:
-        infos = socket.getaddrinfo(address.host, address.port, type=kind, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise ConnectError(f"cannot resolve {address.host!r}: {exc.strerror}") from exc
-    family, socktype, proto, _, sockaddr = infos[0]
-    sock = socket.socket(family, socktype, proto)
-    try:
-        if not address.is_datagram:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(sockaddr)
-        if not address.is_datagram:
-            sock.listen(BACKLOG)
-    except OSError as exc:
-        sock.close()
-        raise ConnectError(f"cannot bind {address}: {exc.strerror or exc}") from exc
-    return sock
+def peer_name(sockaddr: object) -> str:
+    """``host:port`` for an inet peer, ``[v6]:port`` for IPv6, ``unix-peer`` otherwise."""
+    if isinstance(sockaddr, tuple):
+        host, port = sockaddr[0], sockaddr[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return "unix-peer"
 
 
-def _remove_stale(path: str) -> None:
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise ConnectError(f"cannot bind unix://{path}: a file that is not a socket is there")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-    except ConnectionRefusedError:
-        os.unlink(path)  # nobody listens: a dead server's leftover
-        return
-    except OSError:
-        return
-    finally:
-        probe.close()
-    raise ConnectError(f"cannot bind unix://{path}: another server is listening there")
+class SocketListener(Listener):
+    """A bound socket: listening (streams) or receiving datagrams."""
+
+    def __init__(self, sock: socket.socket, bound: str, *, datagram: bool = False,
+                 on_close: Callable[[], None] | None = None) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.bound = bound
+        self.is_datagram = datagram
+        self._on_close = on_close
+
+    def fileno(self) -> int:
+        assert self.sock is not None
+        return self.sock.fileno()
+
+    def accept_nowait(self) -> tuple[SocketStream, str] | None:
+        assert self.sock is not None
+        try:
+            conn, addr = self.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return None
+        peer = peer_name(addr)
+        return SocketStream(conn, peer), peer
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+            if self._on_close is not None:
+                with contextlib.suppress(OSError):
+                    self._on_close()
+
+    def forget(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
 
-def _open_unix(address: UnixAddress) -> socket.socket:
-    if not address.abstract:
-        _remove_stale(address.path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(address.sockaddr)
-        sock.listen(BACKLOG)
-    except OSError as exc:
-        sock.close()
-        raise ConnectError(f"cannot bind {address}: {exc.strerror or exc}") from exc
-    return sock
-
-
-def describe_bound(address: Address, sock: socket.socket) -> str:
-    """The address actually bound (port 0 replaced by the port the OS chose)."""
-    if isinstance(address, InetAddress):
-        host, port = sock.getsockname()[:2]
-        return str(InetAddress(address.scheme, host, port))
-    return str(address)
-
-
-def close_listener(address: Address, sock: socket.socket) -> None:
-    """Close a listener and remove its Unix socket file."""
-    sock.close()
-    if isinstance(address, UnixAddress) and not address.abstract:
-        with contextlib.suppress(OSError):
-            os.unlink(address.path)
+def remove_file(path: str) -> Callable[[], None]:
+    return lambda: os.unlink(path)
 
 
 def is_transient_accept_error(exc: OSError) -> bool:

@@ -1,10 +1,10 @@
-"""Blocking byte streams with deadlines, for the models that give a conversation a thread.
+"""The two kinds of :class:`~hosepipe.transports.base.Stream` every transport uses.
 
-A :class:`Stream` moves bytes over one connection: :meth:`receive_some` returns what
-arrived (``b""`` at end of stream) or raises :class:`~hosepipe.errors.Timeout`;
-:meth:`send_all` writes everything or raises. :class:`SocketStream` wraps a connected
-socket; :class:`FdStream` a pair of descriptors (pipes to a forked child, a program's
-stdin/stdout, our own stdio). OS errors become :mod:`hosepipe.errors`.
+:class:`SocketStream` wraps a connected socket (TCP, TLS, Unix, a socketpair);
+:class:`FdStream` a pair of descriptors (pipes to a forked child, a program's
+stdin/stdout, FIFOs, a serial line, our own stdio). Both have the blocking face (with
+deadlines) and, where the descriptors are ours, the non-blocking one.
+OS errors become :mod:`hosepipe.errors`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import ssl
 import struct
 
 from hosepipe.errors import ConnectionClosed, Timeout
+from hosepipe.transports.base import FILE_CHUNK, Stream
 
 __all__ = ["FdStream", "SocketStream", "Stream"]
 
@@ -25,53 +26,6 @@ __all__ = ["FdStream", "SocketStream", "Stream"]
 # mmap and page faults -- more than the system call itself for a small message. A
 # reusable buffer per thread would avoid it but keep that memory resident per thread.
 RECEIVE_SIZE = 64 * 1024
-FILE_CHUNK = 1024 * 1024
-
-
-class Stream:
-    """A connected byte stream. Subclasses implement the five primitives."""
-
-    def receive_some(self, timeout: float | None) -> bytes:
-        raise NotImplementedError
-
-    def send_all(self, data: bytes, timeout: float | None) -> None:
-        raise NotImplementedError
-
-    def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
-        """Receive into ``buffer``; how many bytes (0 at end of stream)."""
-        raise NotImplementedError
-
-    def send_file(self, fd: int, offset: int, count: int, timeout: float | None) -> int:
-        """Send ``count`` bytes of open file ``fd`` from ``offset``; returns bytes sent.
-
-        The default copies through :meth:`send_all`; sockets override it with sendfile.
-        A file that shrank underneath us ends the region early.
-        """
-        sent = 0
-        while sent < count:
-            chunk = os.pread(fd, min(count - sent, FILE_CHUNK), offset + sent)
-            if not chunk:
-                break
-            self.send_all(chunk, timeout)
-            sent += len(chunk)
-        return sent
-
-    def send_eof(self) -> None:
-        """No more bytes from us; the peer still may send."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        """From another thread: make a blocked receive return at once."""
-        self.close()
-
-    def __enter__(self) -> Stream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 _TIMEVAL = struct.Struct("ll")
@@ -96,6 +50,53 @@ class SocketStream(Stream):
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    @property
+    def read_fd(self) -> int:  # type: ignore[override]
+        return self.sock.fileno()
+
+    @property
+    def write_fd(self) -> int:  # type: ignore[override]
+        return self.sock.fileno()
+
+    @property
+    def zero_copy(self) -> bool:  # type: ignore[override]
+        return not isinstance(self.sock, ssl.SSLSocket)
+
+    def buffered(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+
+    # -- TLS, server side, for the loop models (the blocking ones use tls.secure_accepted)
+    def wrap_tls(self, context: ssl.SSLContext) -> None:
+        """Become the server side of a TLS connection; run :meth:`handshake_nowait`
+        until it stops raising SSLWantReadError/SSLWantWriteError."""
+        self.sock = context.wrap_socket(self.sock, server_side=True,
+                                        do_handshake_on_connect=False)
+
+    def handshake_nowait(self) -> None:
+        assert isinstance(self.sock, ssl.SSLSocket)
+        self.sock.do_handshake()
+
+    # -- non-blocking --------------------------------------------------------------------
+    def set_blocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+        self._receive_timeout = self._send_timeout = -1.0  # set them again when blocking
+
+    def receive_nowait(self, buffer: memoryview) -> int:
+        return self.sock.recv_into(buffer)
+
+    def send_nowait(self, data: bytes | memoryview) -> int:
+        return self.sock.send(data)
+
+    def send_views_nowait(self, views: list[memoryview]) -> int:
+        if isinstance(self.sock, ssl.SSLSocket):
+            return self.sock.send(b"".join(views))
+        return self.sock.sendmsg(views)
+
+    def send_file_nowait(self, fd: int, offset: int, count: int) -> int:
+        if isinstance(self.sock, ssl.SSLSocket):
+            return super().send_file_nowait(fd, offset, min(count, 256 * 1024))
+        return os.sendfile(self.sock.fileno(), fd, offset, min(count, FILE_CHUNK))
+
     def _set_deadline(self, timeout: float | None, option: int) -> None:
         """Change the receive or send deadline (callers skip this when it is unchanged)."""
         if self._kernel_timeouts:
@@ -118,7 +119,11 @@ class SocketStream(Stream):
         return ConnectionClosed(f"{self.peer}: {exc.strerror or exc}")
 
     def receive_some(self, timeout: float | None) -> bytes:
-        if timeout != self._receive_timeout:
+        # A deadline a hair earlier than the one set keeps the one set (at most 1% and
+        # 1 ms late): one setsockopt per change, not one per receive.
+        current = self._receive_timeout
+        if timeout != current and (timeout is None or current is None
+                                   or not timeout <= current <= timeout * 1.01 + 0.001):
             self._set_deadline(timeout, socket.SO_RCVTIMEO)
         try:
             return self.sock.recv(RECEIVE_SIZE)
@@ -133,7 +138,7 @@ class SocketStream(Stream):
         except OSError as exc:
             raise self._error(exc, timeout, "nothing received") from exc
 
-    def send_all(self, data: bytes, timeout: float | None) -> None:
+    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
         # the timeout bounds each send: a peer that reads nothing for that long fails it
         if timeout != self._send_timeout:
             self._set_deadline(timeout, socket.SO_SNDTIMEO)
@@ -198,6 +203,7 @@ class FdStream(Stream):
         self.write_fd = write_fd
         self.peer = peer
         self.owned = owned
+        self.nonblocking = owned  # shared descriptors (our stdio) keep their mode
         self._closed = False
         self._readable = select.poll()
         self._readable.register(read_fd, select.POLLIN)
@@ -229,7 +235,7 @@ class FdStream(Stream):
         except OSError as exc:
             raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
 
-    def send_all(self, data: bytes, timeout: float | None) -> None:
+    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
         view = memoryview(data)
         while view:
             if self._waits_to_write and timeout is not None:
@@ -242,6 +248,20 @@ class FdStream(Stream):
             except OSError as exc:  # EPIPE: the reader is gone
                 raise ConnectionClosed(f"{self.peer}: {exc.strerror or exc}") from exc
             view = view[sent:]
+
+    def set_blocking(self, flag: bool) -> None:
+        os.set_blocking(self.read_fd, flag)
+        if not flag or self._waits_to_write:
+            os.set_blocking(self.write_fd, flag)  # else: non-blocking already (see above)
+
+    def receive_nowait(self, buffer: memoryview) -> int:
+        return os.readv(self.read_fd, [buffer])
+
+    def send_nowait(self, data: bytes | memoryview) -> int:
+        return os.write(self.write_fd, data)
+
+    def send_views_nowait(self, views: list[memoryview]) -> int:
+        return os.writev(self.write_fd, views)
 
     def send_eof(self) -> None:
         if self.write_fd != self.read_fd and self.owned:

@@ -4,6 +4,11 @@ A connection agrees on one codec when it opens (see :mod:`hosepipe.wire.hello`).
 ``bytes`` and ``text`` carry raw payloads; ``json`` and ``msgpack`` carry structured
 values; ``pickle`` can run arbitrary code when decoding and is therefore offered only
 to peers that have passed the authkey challenge (``requires_auth``).
+
+Text is strict UTF-8 on the wire in every codec: msgpack refuses invalid UTF-8 itself;
+JSON would take a lone surrogate from a ``\ud800`` escape (and from encoded surrogate
+bytes), which no reply could then carry, so ``json`` refuses both when decoding and
+never writes one.
 """
 
 from __future__ import annotations
@@ -70,9 +75,17 @@ def _text_dumps(value: Any) -> bytes:
 
 
 def _json_dumps(value: Any) -> bytes:
+    # a lone surrogate makes encode() raise UnicodeEncodeError, a ValueError: unencodable
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def _json_loads(payload: bytes) -> Any:
+    """Strict: the payload must be UTF-8 (json.loads of bytes would let surrogates
+    through), and a ``\\u`` escape may not leave a lone surrogate behind."""
+    value = json.loads(payload.decode("utf-8"))
+    if b"\\u" in payload:  # only escapes can make surrogates now; rare, so check then
+        _json_dumps(value)
+    return value
 
 
 _idle_packers: list[msgpack.Packer] = []
@@ -99,7 +112,7 @@ CODECS: dict[str, Codec] = {
     for codec in (
         Codec("bytes", _bytes_dumps, bytes),
         Codec("text", _text_dumps, lambda payload: payload.decode("utf-8")),
-        Codec("json", _json_dumps, json.loads),
+        Codec("json", _json_dumps, _json_loads),
         Codec("msgpack", _msgpack_dumps, _msgpack_loads),
         Codec(
             "pickle",

@@ -1,7 +1,10 @@
 """Cutting messages out of a byte stream: frames, lines, and classic conversations.
 
 Three decoders, each fed with ``feed(data)`` and drained with ``next_*()`` until it
-returns ``None``. None of them cares how the bytes were split on the way.
+returns ``None``. Frames and lines never depend on how the bytes were split on the way.
+Each keeps the bytes as they arrive and cuts a message out only when asked for the
+next one, so pipelined input costs its own bytes until it is answered, and a caller
+may stop asking (the server's back-pressure) and go on later.
 
 **Frames** are the layout of :mod:`multiprocessing.connection`: a 4-byte big-endian
 signed length, then the payload; a length of -1 is followed by an 8-byte unsigned length
@@ -16,19 +19,29 @@ than ``max_line`` is refused as soon as that many bytes have arrived without a n
 1. line clients (netcat, telnet, ``makefile()``), whose messages end in ``\\n``/``\\r\\n``;
 2. bare clients, which send one unterminated message per ``send()`` and wait.
 
-The rule: a newline always ends a message. Bytes without a newline become a message
-when the peer goes quiet (the driver calls :meth:`ClassicDecoder.pause` after the
-configured quiet interval) or ends the stream -- but only until the connection has shown
-itself to be a line client: once a message has ended with a newline, a partial line
-waits for its newline (or the end of the stream) and is never answered half.
-The result depends only on the sequence of bytes and pause/EOF events, never on how the
-bytes were split, which the tests check with Hypothesis.
+The rule (each :meth:`ClassicDecoder.feed` is one receive):
+
+1. A newline always ends a message.
+2. Until the peer has shown which kind it is, bytes without a newline become a message
+   when the peer goes quiet for the pause (:meth:`ClassicDecoder.pause`) or ends the
+   stream.
+3. A message ended by a newline shows a line client: from then on a partial line waits
+   for its newline (or the end of the stream) and is never answered half.
+4. A message ended by the pause shows a bare client (it waited for the answer): from
+   then on, what one receive brings after its last newline is a message at once, as
+   the tutorials' own servers take one ``recv()`` for one message -- so a bare client
+   waits for the pause once, not once per message. ``keep_pausing`` keeps rule 2 for
+   every message instead (a bare client that sends one message in several pieces).
+
+For line clients, and with ``keep_pausing``, the result depends only on the bytes and
+the pause/EOF events, never on how the bytes were split; for a bare client after its
+first message it depends on the receives, by design. The tests check both with
+Hypothesis.
 """
 
 from __future__ import annotations
 
 import struct
-from collections import deque
 from dataclasses import dataclass
 
 from hosepipe.errors import FrameTooLarge, LineTooLong, ProtocolError
@@ -47,6 +60,7 @@ __all__ = [
 
 MAX_FRAME = 1024 * 1024
 MAX_LINE = 64 * 1024
+RECEIVE_SLACK = 1 << 20  # room for one received chunk beyond a partial message
 
 _I32 = struct.Struct("!i")
 _U64 = struct.Struct("!Q")
@@ -72,31 +86,33 @@ def encode_frame(payload: bytes | bytearray | memoryview) -> bytes:
 class FrameDecoder:
     """Length-prefixed frames, :mod:`multiprocessing.connection` compatible.
 
-    Whole frames are cut out as the bytes arrive; only one partial frame is ever held,
-    so the buffer never exceeds ``max_frame`` plus a header. When a chunk holds whole
-    frames, their payloads are sliced straight out of it (one copy).
+    Bytes are kept as they arrive and frames are cut out only when asked for
+    (:meth:`next_frame`), so a chunk of many pipelined frames costs its own bytes and
+    nothing more until it is answered. The buffer never exceeds ``max_frame`` plus a
+    header plus one received chunk (the driver stops reading while answers are held).
     """
 
-    __slots__ = ("_buf", "_frames", "_need", "max_frame")
+    __slots__ = ("_buf", "max_frame")
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self.max_frame = max_frame
-        self._buf = ReceiveBuffer(max_frame + 12)
-        self._frames: deque[bytes] = deque()
-        # what the next bytes complete: None, a new frame (nothing is held); _HEADER, a
-        # header partly held; else the payload size announced by the header
-        self._need: int | None = None
+        self._buf = ReceiveBuffer(max_frame + 12 + RECEIVE_SLACK)
 
     @property
     def pending(self) -> int:
-        """Bytes held that do not yet make a whole frame."""
+        """Bytes held that have not been taken as frames."""
         return len(self._buf)
 
     @property
     def holding(self) -> bool:
-        """True from a frame's first byte until its last (even if only its header has
-        arrived and nothing is buffered)."""
-        return self._need is not None
+        """True from a frame's first byte until its last, while no whole frame is
+        waiting to be taken (a partial header counts)."""
+        if not len(self._buf):
+            return False
+        try:
+            return self._whole() is None
+        except ProtocolError:  # a bad header is refused by next_frame, not here
+            return False
 
     def _check(self, size: int) -> int:
         if size < 0:
@@ -105,9 +121,26 @@ class FrameDecoder:
             raise FrameTooLarge(size, self.max_frame)
         return size
 
+    def _whole(self) -> tuple[int, int] | None:
+        """(header size, payload size) of the first frame if all of it is held; an
+        oversize or malformed header raises as soon as it is whole."""
+        header = self._buf.peek(12)
+        if len(header) < 4:
+            return None
+        (size,) = _I32.unpack_from(header)
+        start = 4
+        if size == -1:
+            if len(header) < 12:
+                return None
+            (size,) = _U64.unpack_from(header, 4)
+            start = 12
+        self._check(size)
+        return (start, size) if len(self._buf) >= start + size else None
+
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Take received bytes; an oversize header is refused here, at once."""
-        self._feed(memoryview(data), stop=False)
+        """Take received bytes; a first header that is oversize is refused at once."""
+        self._buf.append(data)
+        self._whole()
 
     def feed_one(self, data: bytes | bytearray | memoryview) -> bytes:
         """Take bytes only until one whole frame is held; return the rest untouched.
@@ -115,80 +148,55 @@ class FrameDecoder:
         For protocols where raw bytes (a file) follow a frame: what comes after the
         frame is not parsed as frames.
         """
-        return bytes(self._feed(memoryview(data), stop=True))
-
-    def _feed(self, view: memoryview, *, stop: bool) -> memoryview:
-        while view:
-            if stop and self._frames:
-                return view
-            need = self._need
-            if need is None and len(view) >= 4:
-                view = self._fast(view)
-            elif need is None or need == _HEADER:
-                view = self._header_bytes(view)
+        view = memoryview(data)
+        while view and self._whole() is None:
+            header = self._buf.peek(12)
+            if len(header) < 4:
+                take = 4 - len(header)
+            elif _I32.unpack_from(header)[0] == -1 and len(header) < 12:
+                take = 12 - len(header)
             else:
-                take = need - len(self._buf)
-                self._buf.append(view[:take])
-                view = view[take:]
-                if len(self._buf) == need:
-                    self._frames.append(self._buf.take_all())
-                    self._need = None
-        return view
+                found = self._whole_size()
+                take = found - len(self._buf)
+            self._buf.append(view[:take])
+            view = view[take:]
+        return bytes(view)
 
-    def _fast(self, view: memoryview) -> memoryview:
-        """Header at the start of ``view`` with nothing held: slice without buffering."""
-        (size,) = _I32.unpack_from(view)
-        if size == -1:
-            return self._header_bytes(view)
-        self._check(size)
-        end = 4 + size
-        if len(view) >= end:
-            self._frames.append(bytes(view[4:end]))
-            return view[end:]
-        self._need = size
-        return view[4:]
-
-    def _header_bytes(self, view: memoryview) -> memoryview:
-        """Collect header bytes; set ``_need`` once the header is whole."""
-        held = len(self._buf)  # a 4-byte header is parsed when whole: >= 4 means "-1"
-        missing = 4 - held if held < 4 else 12 - held
-        self._buf.append(view[:missing])
-        view = view[missing:]
+    def _whole_size(self) -> int:
+        """Header plus payload bytes of the first frame (its header is whole)."""
         header = self._buf.peek(12)
-        self._need = _HEADER
-        if len(header) < 4:
-            return view
         (size,) = _I32.unpack_from(header)
         if size == -1:
-            if len(header) < 12:
-                return view
-            (size,) = _U64.unpack_from(header, 4)
-        self._need = self._check(size)
-        self._buf.take_all()
-        if size == 0:
-            self._frames.append(b"")
-            self._need = None
-        return view
+            return 12 + self._check(_U64.unpack_from(header, 4)[0])
+        return 4 + self._check(size)
 
     def only_frame(self, data: bytes) -> bytes | None:
-        """The payload, when nothing is held or queued and ``data`` is exactly one whole
-        frame (the usual case of request/reply: one receive, one frame); else ``None``
-        and nothing is taken: the caller feeds ``data`` as usual.
+        """The payload, when nothing is held and ``data`` is exactly one whole frame
+        (the usual case of request/reply: one receive, one frame); else ``None`` and
+        nothing is taken: the caller feeds ``data`` as usual.
 
         A shortcut with the same result as :meth:`feed` then :meth:`next_frame`, minus
-        the queue and the views; oversize and malformed headers go the long way and are
-        refused there.
+        the buffer; oversize and malformed headers go the long way and are refused there.
         """
-        if len(data) < 4 or self._frames or self._need is not None:
+        if len(data) < 4 or len(self._buf):
             return None
         (size,) = _I32.unpack_from(data)
         if size != len(data) - 4 or size > self.max_frame:
             return None
         return data[4:]
 
+    def take_rest(self) -> bytes:
+        """Every byte held and not taken as a frame (raw bytes that follow a frame)."""
+        return self._buf.take_all()
+
     def next_frame(self) -> bytes | None:
         """The next whole payload, or ``None`` until more bytes arrive."""
-        return self._frames.popleft() if self._frames else None
+        found = self._whole()
+        if found is None:
+            return None
+        start, size = found
+        frame = self._buf.take(start + size)
+        return frame[start:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,68 +214,80 @@ class Message:
 class LineDecoder:
     """Lines ending in ``\\n`` (or ``\\r\\n``), each at most ``max_line`` bytes.
 
-    Whole lines are cut out as soon as they arrive, so the buffer only ever holds the
-    partial line at the end, and each byte is scanned for a newline once.
+    Bytes are kept as they arrive and lines are cut out only when asked for
+    (:meth:`next_line`): a chunk of many pipelined lines costs its own bytes until it
+    is answered. Each chunk is scanned once, backwards, for its last newline, so the
+    partial line at the end is known at once and refused as soon as it passes
+    ``max_line``; a whole line over the limit is refused when it is taken.
     """
 
-    __slots__ = ("_buf", "_lines", "_scanned", "max_line")
+    __slots__ = ("_buf", "_complete", "max_line")
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self.max_line = max_line
-        # the partial line plus one received chunk (drivers read at most 1 MiB)
-        self._buf = ReceiveBuffer(max_line + 2 + (1 << 20))
-        self._lines: deque[Message] = deque()
-        self._scanned = 0  # bytes of the partial line already known to hold no newline
+        self._buf = ReceiveBuffer(max_line + 2 + RECEIVE_SLACK)
+        self._complete = 0  # held bytes up to and including the last newline
 
     @property
     def pending(self) -> int:
         """Bytes of a line whose newline has not arrived."""
-        return len(self._buf)
+        return len(self._buf) - self._complete
+
+    @property
+    def has_line(self) -> bool:
+        """True if a whole line is waiting to be taken."""
+        return self._complete > 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        self._buf.append(data)
-        while (index := self._buf.find(b"\n", self._scanned)) >= 0:
-            raw = self._buf.take(index + 1)
-            self._scanned = 0
-            if raw.endswith(b"\r\n"):
-                message = Message(raw[:-2], b"\r\n")
-            else:
-                message = Message(raw[:-1], b"\n")
-            if len(message.body) > self.max_line:
-                raise LineTooLong(self.max_line)
-            self._lines.append(message)
-        self._scanned = len(self._buf)
+        chunk = data if isinstance(data, bytes | bytearray) else bytes(data)
+        self._buf.append(chunk)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            self._complete = len(self._buf) - (len(chunk) - newline - 1)
         # one byte over the limit is allowed only if it is a "\r" that may start "\r\n"
-        over = self._scanned - self.max_line
+        over = self.pending - self.max_line
         if over > 1 or (over == 1 and self._buf.peek_last() != b"\r"):
             raise LineTooLong(self.max_line)
 
     def next_line(self) -> Message | None:
         """The next whole line, or ``None`` until its newline arrives."""
-        return self._lines.popleft() if self._lines else None
+        if not self._complete:
+            return None
+        index = self._buf.find(b"\n")
+        raw = self._buf.take(index + 1)
+        self._complete -= index + 1
+        crlf = raw.endswith(b"\r\n")
+        message = Message(raw[:-2], b"\r\n") if crlf else Message(raw[:-1], b"\n")
+        if len(message.body) > self.max_line:
+            raise LineTooLong(self.max_line)
+        return message
 
     def take_rest(self) -> Message | None:
-        """The partial line, as an unterminated message (used at a pause or EOF)."""
-        if not len(self._buf):
+        """The partial line, as an unterminated message (at a pause or the end); only
+        once every whole line has been taken."""
+        if self._complete or not len(self._buf):
             return None
-        self._scanned = 0
         return Message(self._buf.take_all(), b"")
 
 
 class ClassicDecoder:
-    """Messages of a classic conversation: lines, or bare messages ended by a pause."""
+    """Messages of a classic conversation: lines, or bare messages (see the module
+    docstring for the rule). Each :meth:`feed` is one receive."""
 
-    __slots__ = ("_lines", "_messages", "line_client")
+    __slots__ = ("_flush", "_lines", "bare_client", "keep_pausing", "line_client")
 
-    def __init__(self, max_line: int = MAX_LINE) -> None:
+    def __init__(self, max_line: int = MAX_LINE, *, keep_pausing: bool = False) -> None:
         self._lines = LineDecoder(max_line)
-        self._messages: deque[Message] = deque()
+        self._flush: str | None = None  # why the held partial is a message: eof, pause, receive
+        self.keep_pausing = keep_pausing
         self.line_client = False
+        self.bare_client = False
 
     @property
     def wants_pause(self) -> bool:
         """True when held bytes would become a message if the peer went quiet."""
-        return not self.line_client and self._lines.pending > 0
+        return (not self.line_client and self._lines.pending > 0 and not self._lines.has_line
+                and self._flush is None)
 
     @property
     def pending(self) -> int:
@@ -275,23 +295,29 @@ class ClassicDecoder:
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         self._lines.feed(data)
-        while (message := self._lines.next_line()) is not None:
-            self.line_client = True
-            self._messages.append(message)
+        if self.bare_client and not self.keep_pausing and self._flush is None:
+            self._flush = "receive"  # one receive, one message: as the tutorials' servers
 
     def pause(self) -> None:
         """The peer has been quiet for the pause interval."""
-        if not self.line_client:
-            self._flush_rest()
+        if not self.line_client and self._lines.pending and self._flush is None:
+            self._flush = "pause"
 
     def end_of_stream(self) -> None:
         """The peer will send no more: a partial message still counts."""
-        self._flush_rest()
-
-    def _flush_rest(self) -> None:
-        rest = self._lines.take_rest()
-        if rest is not None:
-            self._messages.append(rest)
+        self._flush = "eof"
 
     def next_message(self) -> Message | None:
-        return self._messages.popleft() if self._messages else None
+        line = self._lines.next_line()
+        if line is not None:
+            self.line_client = True
+            return line
+        reason = self._flush
+        if reason != "eof":  # the end of the stream ends every partial message after it
+            self._flush = None
+        if reason is None or (reason == "receive" and self.line_client):
+            return None
+        rest = self._lines.take_rest()
+        if rest is not None and reason == "pause":
+            self.bare_client = True  # the peer waited for an answer to a bare message
+        return rest

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import replace
 
 from hosepipe.errors import ProtocolError
 from hosepipe.service import CLOSE, Action, Context, Conversation, Send
@@ -47,6 +46,14 @@ class AuthGate(Conversation):
             return self.context.limits.handshake_timeout
         return self._inner.idle_limit
 
+    @property
+    def message_limit(self) -> float | None:
+        """Until the handshake is over, all of it must take at most handshake_timeout,
+        however the peer trickles its bytes."""
+        if self._inner is None:
+            return self.context.limits.handshake_timeout
+        return self._inner.message_limit
+
     def opened(self) -> list[Action]:
         return [Send(encode_frame(m)) for m in self._handshake.start()]
 
@@ -68,7 +75,7 @@ class AuthGate(Conversation):
         except ProtocolError as exc:  # a pre-authentication frame over 256 bytes
             self._on_failure(str(exc))
             return [*out, CLOSE]
-        self._inner = self._make(replace(self.context, authenticated=True))
+        self._inner = self._make(self.context.authenticated_copy())
         out += self._inner.opened()
         if data:
             out += self._inner.data_received(data)
@@ -79,8 +86,11 @@ class AuthGate(Conversation):
         return self._inner is not None and self._inner.wants_pause
 
     @property
-    def partial(self) -> bool:
-        return self._inner.partial if self._inner is not None else self._frames.holding
+    def partial(self) -> bool:  # the whole handshake counts as one message
+        return self._inner.partial if self._inner is not None else True
+
+    def resume(self) -> list[Action]:
+        return self._inner.resume() if self._inner is not None else []
 
     def paused(self) -> list[Action]:
         return self._inner.paused() if self._inner is not None else []

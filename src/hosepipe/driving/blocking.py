@@ -1,0 +1,163 @@
+"""Running a driver over a blocking stream, on the calling thread.
+
+The iterative, thread and fork models, ``pipe:`` children and ``stdio:`` all serve a
+connection this way: send what the driver has queued, else receive (bounded by the
+driver's next deadline) and hand the bytes over, until the driver says the connection
+is over. A single reply goes straight back to :meth:`Stream.send_all`, one system call.
+
+A conversation that pushes from other threads (:attr:`Service.pushes`) needs this
+thread to wake up while it waits for the peer: the loop then waits with ``poll`` on the
+stream and on a wake-up pipe (:class:`Wake`), one system call more per receive, paid
+only by such services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import time
+
+from hosepipe.driving.driver import Driver, Region
+from hosepipe.errors import HosepipeError, Timeout
+from hosepipe.limits import Limits
+from hosepipe.service import Context, Service
+from hosepipe.transports.streams import Stream
+
+__all__ = ["Wake", "drive", "serve_stream"]
+
+log = logging.getLogger("hosepipe.server")
+
+
+class Wake:
+    """A pipe that makes a thread blocked in :func:`drive` look at pushed actions."""
+
+    def __init__(self) -> None:
+        self.fd, self._w = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self._w, False)
+
+    def set(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):  # full: a wake-up is pending
+            os.write(self._w, b"\0")
+
+    def clear(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while os.read(self.fd, 4096):
+                pass
+
+    def close(self) -> None:
+        for fd in (self.fd, self._w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def drive(driver: Driver, stream: Stream, wake: Wake | None = None) -> None:
+    """Serve until the driver finishes; transport errors finish it ("dropped: ...")."""
+    send_timeout = driver.limits.send_timeout
+    poller = None
+    if wake is not None:
+        poller = select.poll()
+        poller.register(stream.read_fd, select.POLLIN)
+        poller.register(wake.fd, select.POLLIN)
+    try:
+        while not driver.finished:
+            if driver.out:
+                _send_head(driver, stream, send_timeout)
+            elif not driver.wants_read:
+                _wait(driver, wake)
+            elif poller is None or _ready(driver, stream, poller, wake):
+                try:
+                    data = stream.receive_some(driver.timeout())
+                except Timeout:
+                    driver.timer()
+                    continue
+                out = driver.receive(data)
+                if out is not None:
+                    stream.send_all(out, send_timeout)
+    except HosepipeError as exc:
+        driver.fail(str(exc))
+
+
+def _send_head(driver: Driver, stream: Stream, send_timeout: float) -> None:
+    head = driver.out[0]
+    if type(head) is memoryview:
+        views = driver.gather()
+        data = b"".join(views) if len(views) > 1 else head
+        stream.send_all(data, send_timeout)
+        driver.progress(len(data))
+        return
+    assert isinstance(head, Region)
+    remaining = head.remaining
+    sent = stream.send_file(head.fd, head.offset, remaining, send_timeout)
+    if sent:
+        driver.progress(sent)
+    if sent < remaining:
+        driver.region_short()
+
+
+def _ready(driver: Driver, stream: Stream, poller: select.poll, wake: Wake | None) -> bool:
+    """Wait for the peer or a push; True when the stream may be read."""
+    assert wake is not None
+    if stream.buffered():
+        return True
+    timeout = driver.timeout()
+    events = poller.poll(None if timeout is None else timeout * 1000)
+    if not events:
+        driver.timer()
+        return False
+    for fd, _ in events:
+        if fd == wake.fd:
+            wake.clear()
+            driver.drain()
+            return False
+    return True
+
+
+def _wait(driver: Driver, wake: Wake | None) -> None:
+    """Nothing to send and nothing to read (the peer ended its stream): wait for a push
+    or the next deadline."""
+    timeout = driver.timeout()
+    if wake is None:
+        if timeout is None:  # nothing can happen any more
+            driver.abort("closed")
+            return
+        time.sleep(timeout)
+        driver.timer()
+        return
+    ready = select.select([wake.fd], [], [], timeout)[0]
+    if ready:
+        wake.clear()
+        driver.drain()
+    else:
+        driver.timer()
+
+
+def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str, local: str,
+                 peer_deadlines: bool = True) -> str:
+    """Serve one whole conversation of ``service`` over ``stream``, then close it.
+
+    This is how a ``pipe:`` child (``peer_deadlines=False``: its peer is its parent)
+    and ``hosepipe serve SERVICE@stdio:`` (a program run by inetd, or by an ``exec:``
+    address) serve their single peer. Returns why it ended.
+    """
+    label = f"{service.name} {local}: {peer}"
+    wake = Wake() if service.pushes else None
+    driver = Driver(limits, peer_deadlines=peer_deadlines, label=label,
+                    waker=wake.set if wake is not None else _no_wake)
+    try:
+        driver.open(service.conversation, Context(peer=peer, local=local, limits=limits))
+        drive(driver, stream, wake)
+        with contextlib.suppress(HosepipeError):
+            stream.send_eof()
+    finally:
+        stream.close()
+        if wake is not None:
+            wake.close()
+    log.info("%s %s (%d B in, %d B out)", label, driver.finished, driver.received, driver.sent)
+    return driver.finished or "closed"
+
+
+def _no_wake() -> None:
+    pass

@@ -1,0 +1,421 @@
+"""One connection's state machine: the conversation, its output, its deadlines.
+
+Sans-I/O, like h11's ``Connection``: the model says what happened and asks what to do.
+
+* in: :meth:`Driver.receive` (bytes arrived, ``b""`` at end of stream),
+  :meth:`Driver.progress` (the transport took bytes of :meth:`Driver.head`),
+  :meth:`Driver.timer` (a deadline may have passed), :meth:`Driver.drain` (something
+  was pushed; the driver's ``waker`` asked for this), :meth:`Driver.fail`;
+* out: :meth:`Driver.head` (what to send next: a memoryview or a :class:`Region` of a
+  file), :attr:`Driver.wants_read`, :attr:`Driver.deadline`, :attr:`Driver.finished`
+  (the reason the connection is over; the model then closes the transport).
+
+The rules it keeps, identical under every model:
+
+* **Output** is queued in order: replies, file regions, pushed actions. A Close lets
+  the queue drain, then finishes the connection.
+* **Back-pressure.** Reading stops while ``high_water`` bytes are queued, while a
+  conversation holds answered-later messages (it returned :data:`PENDING`), and after
+  the peer's end of stream. :meth:`Conversation.resume` is called when the queue is
+  under half the high-water mark and no file region is left to send.
+* **Deadlines**, on the injected clock: *send* (the transport took nothing for
+  ``send_timeout`` while output waits), *message* (a message not whole
+  ``message_timeout`` after its first byte; a conversation may shorten it with
+  ``message_limit``), *pause* (the peer quiet for ``pause`` while the conversation
+  ``wants_pause``: :meth:`Conversation.paused` is called once per quiet period), *idle*
+  (nothing received for ``idle_timeout``, or the conversation's ``idle_limit``, while
+  nothing is queued). ``peer_deadlines=False`` (a ``pipe:`` child: its peer is its
+  parent) keeps only the send deadline and the pause.
+* **End of stream** goes to :meth:`Conversation.eof_received` once every held message
+  has been answered; the connection stays open for writing until the conversation
+  closes it (the default answer to an end of stream is Close).
+* **Push.** :meth:`push` (a conversation's :meth:`Context.push`) is thread-safe. A push
+  made by the conversation's own callback is carried out when the callback returns,
+  before what it returned; any other push calls ``waker()``, and the model then calls
+  :meth:`drain` on the driver's thread.
+* **Failures.** An exception from the conversation ends this connection only
+  ("dropped: service error", logged with its traceback), never the model.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from hosepipe.limits import Limits
+from hosepipe.service import (
+    Action,
+    Close,
+    Context,
+    Conversation,
+    Outlet,
+    Pending,
+    Send,
+    SendFile,
+    release,
+)
+
+__all__ = ["Driver", "Region"]
+
+log = logging.getLogger("hosepipe.server")
+
+Clock = Callable[[], float]
+Done = Callable[[str, int, int], None]  # (reason, bytes in, bytes out)
+
+
+class Region:
+    """A file region waiting in the output queue; the driver owns its descriptor."""
+
+    __slots__ = ("count", "fd", "offset", "remaining")
+
+    def __init__(self, action: SendFile) -> None:
+        self.fd = action.fd
+        self.offset = action.offset
+        self.count = self.remaining = action.size()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def _nothing() -> None:
+    pass
+
+
+class Driver(Outlet):
+    """Drives one conversation; see the module docstring for the rules."""
+
+    def __init__(self, limits: Limits, *, clock: Clock = time.monotonic,
+                 peer_deadlines: bool = True, waker: Callable[[], None] = _nothing,
+                 on_done: Done | None = None, label: str = "-") -> None:
+        self.limits = limits
+        self.clock = clock
+        self.peer_deadlines = peer_deadlines
+        self.waker = waker
+        self.on_done = on_done
+        self.label = label  # for log lines: "SERVICE ADDRESS: PEER"
+        self.conversation: Conversation | None = None
+        self.thread = threading.get_ident()  # the thread that drives us (models update it)
+        self.out: list[memoryview | Region] = []
+        self.queued = 0  # bytes in ``out``
+        self.regions = 0  # Regions in ``out``
+        self.received = self.sent = 0
+        self.closing = False  # Close queued: finish once ``out`` is empty
+        self.finished: str | None = None
+        self.eof = False  # the peer ended its stream
+        self.eof_held = False  # ... and eof_received() waits for the held messages
+        self.backlog = False  # the conversation returned PENDING
+        now = clock()
+        self.last_read = self.last_progress = now
+        self.message_started: float | None = None
+        self.paused_at = -math.inf  # last_read when paused() last fired
+        self._pause_wanted = False
+        self._idle = limits.idle_timeout
+        self._message = limits.message_timeout
+        self._inbox: collections.deque[Action] = collections.deque()
+        self._inbox_bytes = 0
+        self._lock = threading.Lock()
+        self._busy = False  # inside one of the conversation's callbacks
+
+    # -- starting ----------------------------------------------------------------------
+    def open(self, make: Callable[[Context], Conversation], context: Context) -> None:
+        """Create the conversation for ``context`` (which pushes to us) and open it."""
+        context.attach(self)
+        try:
+            self.conversation = make(context)
+        except Exception:
+            log.exception("%s: cannot start a conversation", self.label)
+            self._finish("dropped: service error")
+            return
+        self._call(self.conversation.opened)
+
+    # -- events from the model ------------------------------------------------------------
+    def receive(self, data: bytes) -> bytes | None:
+        """Bytes from the peer (``b""``: end of stream). Returns bytes to send at once
+        when a single reply is all there is to do (the model sends them, or hands back
+        what it could not send with :meth:`unsent`); else None, the output is queued."""
+        conversation = self.conversation
+        if not data:
+            self._end_of_stream()
+            return None
+        if conversation is None or self.finished:
+            return None
+        self.received += len(data)
+        self.last_read = self.clock()
+        self._busy = True
+        try:
+            actions = conversation.data_received(data)
+            self._note(conversation)
+        except Exception:
+            self._busy = False
+            self._failed()
+            return None
+        self._busy = False
+        if len(actions) == 1 and not self.out and not self._inbox:
+            action = actions[0]
+            if type(action) is Send:  # the usual case: one reply, nothing waiting
+                self.sent += len(action.data)
+                return action.data
+        self._settle(actions)
+        return None
+
+    def unsent(self, rest: memoryview) -> None:
+        """The transport took only part of what :meth:`receive` returned: queue the rest."""
+        self.sent -= len(rest)
+        self.last_progress = self.clock()  # the send deadline starts now
+        self.out.append(rest)
+        self.queued += len(rest)
+
+    def head(self) -> memoryview | Region | None:
+        """What to send next, or None."""
+        return self.out[0] if self.out else None
+
+    def gather(self, most: int = 64) -> list[memoryview]:
+        """The leading byte items of the queue (up to ``most``), for one vectored send
+        (``sendmsg``); empty if the head is a file region."""
+        views = []
+        for item in self.out[:most]:
+            if type(item) is not memoryview:
+                break
+            views.append(item)
+        return views
+
+    def progress(self, n: int) -> None:
+        """The transport took ``n`` bytes from the head of the queue: from its first
+        byte items (a vectored send may cover several), or from the head region."""
+        out = self.out
+        self.queued -= n
+        self.sent += n
+        self.last_progress = self.clock()
+        while n > 0 and out:
+            head = out[0]
+            if type(head) is memoryview:
+                size = len(head)
+                if n < size:
+                    out[0] = head[n:]
+                    break
+                del out[0]
+                n -= size
+                continue
+            assert isinstance(head, Region)
+            head.offset += n
+            head.remaining -= n
+            if head.remaining <= 0:
+                head.close()
+                del out[0]
+                self.regions -= 1
+            break
+        if not out or self.queued < self.limits.high_water // 2:
+            self._drained()
+
+    def region_short(self) -> None:
+        """The file of the head region ended early (it shrank): the peer was promised
+        more bytes than exist, so the connection cannot go on."""
+        self._finish("dropped: a file shrank while it was being sent")
+
+    def timer(self) -> None:
+        """A deadline may have passed: act on the first one that has."""
+        if self.finished:
+            return
+        now = self.clock()
+        limits = self.limits
+        if self.out and now >= self.last_progress + limits.send_timeout:
+            self._finish(f"dropped: accepted no data for {limits.send_timeout:g} s")
+        elif self.message_started is not None and now >= self.message_started + self._message:
+            self._finish(f"dropped: message incomplete after {self._message:g} s")
+        elif self._pausing and now >= self.last_read + limits.pause:
+            self.paused_at = self.last_read
+            assert self.conversation is not None
+            self._call(self.conversation.paused)
+        elif self._idling and now >= self.last_read + self._idle:
+            self._finish(f"idle for {self._idle:g} s")
+
+    def drain(self) -> None:
+        """Carry out what was pushed (the model calls this after ``waker()``)."""
+        if self._inbox and not self.finished:
+            self._settle([])
+
+    def fail(self, reason: str) -> None:
+        """The transport failed: finish now ("dropped: REASON")."""
+        self._finish(f"dropped: {reason}")
+
+    def abort(self, reason: str) -> None:
+        """The model ends the connection now ("cut at shutdown"), output or not."""
+        self._finish(reason)
+
+    # -- what the model asks -------------------------------------------------------------
+    @property
+    def wants_read(self) -> bool:
+        return not (self.finished or self.closing or self.eof or self.backlog) and (
+            self.queued < self.limits.high_water)
+
+    @property
+    def _pausing(self) -> bool:
+        return self._pause_wanted and self.paused_at != self.last_read and not self.eof
+
+    @property
+    def _idling(self) -> bool:
+        return self.peer_deadlines and not self.out
+
+    @property
+    def deadline(self) -> float:
+        """When :meth:`timer` should next be called (``inf``: no deadline)."""
+        if self.finished:
+            return math.inf
+        if self.out:
+            due = self.last_progress + self.limits.send_timeout
+        elif self._pausing:
+            due = self.last_read + self.limits.pause
+        elif self._idling:
+            due = self.last_read + self._idle
+        else:
+            due = math.inf
+        if self.message_started is not None:
+            due = min(due, self.message_started + self._message)
+        return due
+
+    def timeout(self) -> float | None:
+        """Seconds until :attr:`deadline` (None: none), for a blocking receive or send."""
+        due = self.deadline
+        return None if due == math.inf else max(0.0, due - self.clock())
+
+    # -- pushing (any thread) -----------------------------------------------------------------
+    def push(self, actions: tuple[Action, ...]) -> bool:
+        with self._lock:
+            if self.finished:
+                return False
+            self._inbox.extend(actions)
+            self._inbox_bytes += sum(len(a.data) for a in actions if type(a) is Send)
+        if not (self._busy and threading.get_ident() == self.thread):
+            self.waker()
+        return True
+
+    @property
+    def pending_output(self) -> int:
+        return self.queued + self._inbox_bytes
+
+    # -- inside ------------------------------------------------------------------------------
+    def _call(self, callback: Callable[[], list[Action]]) -> None:
+        """Run a conversation callback and carry out what it returns."""
+        self._busy = True
+        try:
+            actions = callback()
+            assert self.conversation is not None
+            self._note(self.conversation)
+        except Exception:
+            self._busy = False
+            self._failed()
+            return
+        self._busy = False
+        self._settle(actions)
+
+    def _note(self, conversation: Conversation) -> None:
+        """What the conversation expects of the peer now (after each of its callbacks)."""
+        partial = conversation.partial and self.peer_deadlines and not self.backlog
+        if not partial:
+            self.message_started = None
+        elif self.message_started is None:
+            self.message_started = self.clock()
+        self._pause_wanted = conversation.wants_pause
+        self._idle = conversation.idle_limit or self.limits.idle_timeout
+        self._message = conversation.message_limit or self.limits.message_timeout
+
+    def _settle(self, actions: list[Action]) -> None:
+        """Queue what was pushed, then ``actions``; then act on a drained queue."""
+        if self._inbox:
+            with self._lock:
+                pushed = list(self._inbox)
+                self._inbox.clear()
+                self._inbox_bytes = 0
+            actions = [*pushed, *actions]
+        self._queue(actions)
+        if not self.out or self.queued < self.limits.high_water // 2:
+            self._drained()
+
+    def _queue(self, actions: Iterable[Action]) -> None:
+        actions = list(actions)
+        was_empty = not self.out
+        for index, action in enumerate(actions):
+            if self.closing or self.finished:
+                release(actions[index:])
+                break
+            if type(action) is Send:
+                if action.data:
+                    self.out.append(memoryview(action.data))
+                    self.queued += len(action.data)
+            elif isinstance(action, SendFile):
+                region = Region(action)
+                if region.remaining:
+                    self.out.append(region)
+                    self.queued += region.remaining
+                    self.regions += 1
+                else:
+                    action.close()
+            elif isinstance(action, Close):
+                self.closing = True
+            elif isinstance(action, Pending):
+                self.backlog = True
+        if was_empty and self.out:
+            self.last_progress = self.clock()  # the send deadline starts now
+
+    def _drained(self) -> None:
+        """The queue has room: answer held messages, deliver a held end of stream,
+        finish a closing connection."""
+        for _ in range(1000):  # bounded: each round queues output or clears a flag
+            if self.finished:
+                return
+            if self.backlog and not self.regions and self.queued < self.limits.high_water // 2:
+                self.backlog = False
+                assert self.conversation is not None
+                self._call(self.conversation.resume)
+                continue
+            if self.eof_held and not self.backlog:
+                self.eof_held = False
+                assert self.conversation is not None
+                self._call(self.conversation.eof_received)
+                continue
+            break
+        if self.closing and not self.out:
+            self._finish("closed")
+
+    def _end_of_stream(self) -> None:
+        if self.eof or self.finished:
+            return
+        self.eof = True
+        self.message_started = None
+        if self.backlog:
+            self.eof_held = True
+        else:
+            assert self.conversation is not None
+            self._call(self.conversation.eof_received)
+
+    def _failed(self) -> None:
+        log.exception("%s: the conversation failed", self.label)
+        self._finish("dropped: service error")
+
+    def _finish(self, reason: str) -> None:
+        if self.finished:
+            return
+        with self._lock:
+            self.finished = reason
+            pushed = list(self._inbox)
+            self._inbox.clear()
+        release(pushed)
+        for item in self.out:
+            if isinstance(item, Region):
+                item.close()
+        self.out.clear()
+        self.queued = self.regions = 0
+        if self.conversation is not None:
+            try:
+                self.conversation.closed()
+            except Exception:
+                log.exception("%s: the conversation failed while closing", self.label)
+        if self.on_done is not None:
+            self.on_done(reason, self.received, self.sent)
