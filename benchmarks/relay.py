@@ -4,11 +4,12 @@ A source server sends SIZE bytes to whoever connects and closes; a sink server r
 until the end of the stream and reports how long it took from its first byte to its
 last. Each relay under test connects to both, once (``hosepipe relay tcp://SRC
 tcp://SINK``, ``socat TCP:SRC TCP:SINK``), and moves the bytes across. The figure is
-MiB/s at the sink, median of RUNS runs, in one run of this script, and the ratio to
-socat. Source and sink are forked processes of this script; each relay is its own
-process. ``hosepipe relay --copy`` (the bytes through Python instead of splice) is
-shown for comparison; socat copies through its 8 KiB buffer (its default ``-b``), and
-the ``socat -b 262144`` row gives it a buffer as large as the relay's.
+MiB/s at the sink, median of RUNS runs (the relays taking turns), in one run of this
+script, and the ratio to socat. Source and sink are forked processes of this script;
+each relay is its own process. ``hosepipe relay --copy`` (the bytes through Python
+instead of splice) is shown for comparison; socat copies through its 8 KiB buffer (its
+default ``-b``), and the ``socat -b 262144`` row gives it a buffer as large as the
+relay's.
 
     python benchmarks/relay.py [--runs 3] [--size-mib 1024]
 """
@@ -90,13 +91,15 @@ def main() -> int:
     print(f"# relay: {args.size_mib} MiB TCP -> TCP over loopback, median of {args.runs}; "
           f"{' '.join(sys.argv)}; {os.cpu_count()} CPUs")
     print(f"{'relay':<28}{'MiB/s':>10}{'min':>10}{'max':>10}{'x socat':>10}")
-    floor = None
-    for label, command in contenders:
-        rates = [one_run(command, size) for _ in range(args.runs)]
-        median = statistics.median(rates)
-        floor = floor or median
-        print(f"{label:<28}{median:>10.0f}{min(rates):>10.0f}{max(rates):>10.0f}"
-              f"{median / floor:>10.2f}", flush=True)
+    rates: dict[str, list[float]] = {label: [] for label, _ in contenders}
+    for _ in range(args.runs):  # in turn: the host's swings fall on every relay alike
+        for label, command in contenders:
+            rates[label].append(one_run(command, size))
+    floor = statistics.median(rates[contenders[0][0]])
+    for label, got in rates.items():
+        median = statistics.median(got)
+        print(f"{label:<28}{median:>10.0f}{min(got):>10.0f}{max(got):>10.0f}"
+              f"{median / floor:>10.2f}")
     return 0
 
 
