@@ -25,8 +25,8 @@ __all__ = ["add_parser"]
 
 EXAMPLES = f"""\
 services: echo, upper and square are spoken as classic lines (a request ends in a
-newline: without one, a classic service waits for its 50 ms pause before answering,
-and the bench would measure the pause); any other service is a message service and
+newline: without one, a message can wait for the service's 50 ms pause before it
+counts, and the bench would measure the pause); any other service is a message service and
 needs --payload, the request as JSON, sent framed (msgpack unless --codec json).
 
 examples:

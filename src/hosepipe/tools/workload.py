@@ -7,10 +7,10 @@
 * **a message service** (``payload`` given): the value as a framed request through
   :class:`hosepipe.AsyncClient`; any reply counts, a structured error is an error.
 
-Classic requests are lines on purpose: a classic service answers a bare message only
-after its ``pause`` (50 ms by default) of quiet, which would measure the pause, not the
-service. A reply is read to its last expected byte and compared, so a short, long or
-wrong answer is an error, never a fast request.
+Classic requests are lines on purpose: a bare message (no newline) can wait for the
+service's ``pause`` (50 ms by default) of quiet before it counts as a message, and the
+bench would measure the pause, not the service. A reply is read to its last expected
+byte and compared, so a short, long or wrong answer is an error, never a fast request.
 
 Workloads are asyncio coroutines: a bench worker runs many clients on one event loop,
 as wrk does, because a process per client spends more CPU on waking up than on the
