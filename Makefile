@@ -12,7 +12,7 @@ ARGS   ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,fast,postgres]'
+	$(PY) -m pip install --quiet -e '.[test,fast,postgres,plot]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,6 +43,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/files.py
 	$(PY) benchmarks/echo.py
 	$(PY) benchmarks/idle.py
+	$(PY) benchmarks/relay.py
+	$(PY) benchmarks/bench_tool.py
 
 ## make fuzz: every fuzz target under atheris, SECONDS each (default 60)
 SECONDS ?= 60

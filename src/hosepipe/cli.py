@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "hosepipe.commands.classic",
     "hosepipe.book.command",
     "hosepipe.files.command",
+    "hosepipe.tools.command",
     "hosepipe.gui.command",
 )
 
