@@ -173,7 +173,7 @@ def test_ctrl_c_prints_what_was_measured(stalling: str) -> None:
 def test_cli_bad_input(servers: ServerProcess, args: list[str], message: str) -> None:
     address = [] if "--models" in args else [servers.address("echo")]
     result = run_cli("bench", *address, *args)
-    assert result.returncode == 1
+    assert result.returncode == 2  # usage errors
     assert result.stderr.startswith("hosepipe: error: ") and message in result.stderr
 
 

@@ -310,7 +310,7 @@ def test_cli_table_and_json(hosepipe_services: ServerProcess) -> None:
 @pytest.mark.parametrize(("args", "status", "message"), [
     (["--ports", "0-5"], 2, "is outside 1-65535"),
     (["--ports", "http"], 2, "is not a port or a range"),
-    (["--timeout", "0"], 1, "--timeout must be positive"),
+    (["--timeout", "0"], 2, "--timeout must be positive"),
 ])
 def test_cli_bad_input(args: list[str], status: int, message: str) -> None:
     result = run_cli("probe", "127.0.0.1", *args)

@@ -559,20 +559,21 @@ def test_connect_timeout_bounds_a_connection_that_never_completes() -> None:
     assert b"timed out" in err
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["stdio:", "tcp://127.0.0.1:{closed}"], "cannot connect to tcp://127.0.0.1:{closed}"),
-    (["stdio:", "nonsense"], "is not an address"),
-    (["--listen", "udp://127.0.0.1:0", "stdio:"], "--listen takes a tcp://"),
-    (["--buffer", "10", "stdio:", "stdio:"], "--buffer must be at least"),
-    (["--listen", "--max-connections", "0", "tcp://127.0.0.1:0", "stdio:"],
+@pytest.mark.parametrize(("args", "status", "message"), [
+    (["stdio:", "tcp://127.0.0.1:{closed}"], 1, "cannot connect to tcp://127.0.0.1:{closed}"),
+    (["stdio:", "nonsense"], 2, "is not an address"),
+    (["--listen", "udp://127.0.0.1:0", "stdio:"], 2, "--listen takes a tcp://"),
+    (["--buffer", "10", "stdio:", "stdio:"], 2, "--buffer must be at least"),
+    (["--listen", "--max-connections", "0", "tcp://127.0.0.1:0", "stdio:"], 2,
      "--max-connections must be at least 1"),
-    (["--listen", "tls://127.0.0.1:0", "stdio:"], "needs --cert"),
+    (["--listen", "tls://127.0.0.1:0", "stdio:"], 2, "needs --cert"),
 ])
-def test_bad_input_is_a_clear_error(args: list[str], message: str) -> None:
+def test_bad_input_is_a_clear_error(args: list[str], status: int, message: str) -> None:
+    """A usage error exits 2; one that needed the network to show up, 1."""
     port = closed_port()
     process = hosepipe("relay", *[a.format(closed=port) for a in args],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, err = process.communicate(timeout=DEADLINE)
-    assert finish(process) == 1
+    assert finish(process) == status
     assert err.decode().startswith("hosepipe: error: ")
     assert message.format(closed=port) in err.decode()
