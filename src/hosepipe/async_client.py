@@ -1,6 +1,6 @@
 """AsyncClient: the asyncio twin of :class:`~hosepipe.client.Client`.
 
-It speaks the same protocol (:class:`~hosepipe.client_protocol.ClientProtocol`: authkey
+It speaks the same protocol (:class:`~hosepipe.wire.messages.ClientProtocol`: authkey
 challenge, hello, envelopes, raw regions) over an asyncio stream pair:
 ``asyncio.open_connection`` for tcp:// and tls://, ``open_unix_connection`` for
 unix://, and for ``pipe:`` a forked child serving ``service`` whose two pipes are
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hosepipe.address import Address, InetAddress, PipeAddress, UnixAddress, parse_address
-from hosepipe.client_protocol import ClientProtocol, run_handshake_async
 from hosepipe.errors import ConnectError, ConnectionClosed, Timeout, UsageError, reason_of
 from hosepipe.service import Service
 from hosepipe.transports.connect import ChildStream
 from hosepipe.transports.tls import client_context
 from hosepipe.wire.framing import MAX_FRAME
+from hosepipe.wire.messages import ClientProtocol, run_handshake_async
 
 __all__ = ["AsyncClient"]
 

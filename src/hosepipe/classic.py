@@ -19,7 +19,7 @@ tutorials' alike, without a flag:
   input ends -- all line messages are written at once, then end of input, then the
   replies are read line by line.
 * With ``authkey`` the multiprocessing challenge runs first; a server that wants a key
-  we lack is reported as such (:class:`~hosepipe.client_protocol.AuthRequired`).
+  we lack is reported as such (:class:`~hosepipe.wire.messages.AuthRequired`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ services, and :class:`LineClient` for classic conversations.
 (raising :class:`~hosepipe.errors.RemoteError` for a structured error). For a ``pipe:``
 address the client forks a child that runs ``service`` at the other end of two pipes.
 What goes over the wire -- authkey challenge, hello, envelopes, raw regions after a
-reply -- is decided in one place, :mod:`hosepipe.client_protocol`; the clients here
+reply -- is decided in one place, :mod:`hosepipe.wire.messages`; the clients here
 only move its bytes.
 """
 
@@ -17,7 +17,6 @@ from typing import Any
 
 from hosepipe.address import Address
 from hosepipe.async_client import AsyncClient
-from hosepipe.client_protocol import ClientProtocol, NotFramed, run_handshake, unwrap
 from hosepipe.driving.blocking import serve_stream
 from hosepipe.errors import ConnectionClosed
 from hosepipe.limits import Limits
@@ -26,6 +25,7 @@ from hosepipe.service import Service
 from hosepipe.transports.connect import connect_stream
 from hosepipe.transports.streams import Stream
 from hosepipe.wire.framing import MAX_FRAME, encode_frame
+from hosepipe.wire.messages import ClientProtocol, NotFramed, run_handshake, unwrap
 
 __all__ = ["AsyncClient", "Client", "LineClient", "NotFramed", "child_main", "open_stream"]
 
@@ -71,7 +71,7 @@ class Client:
         codec then). ``hello_timeout``: how long the server may take to answer the
         hello; given, a server that does not answer it as a hosepipe server would
         (no answer in time, a close, bytes that are not a frame) raises
-        :class:`~hosepipe.client_protocol.NotFramed`, the cue for a classic fallback.
+        :class:`~hosepipe.wire.messages.NotFramed`, the cue for a classic fallback.
         Without it the hello waits ``timeout`` and such failures raise as they are."""
         self.timeout = timeout
         self.raw = raw

@@ -18,19 +18,19 @@ the start of what was sent (the tutorial's ``Echo=>... at TIME``).
 
 With an ``authkey`` the multiprocessing challenge runs first (its frames, then the
 classic bytes). Without one, a server that opens with the challenge is reported as
-:class:`~hosepipe.client_protocol.AuthRequired`, never shown as raw bytes.
+:class:`~hosepipe.wire.messages.AuthRequired`, never shown as raw bytes.
 """
 
 from __future__ import annotations
 
 import ssl
 
-from hosepipe.client_protocol import AuthRequired, ClientProtocol, run_handshake
-from hosepipe.client_protocol import starts_with_challenge as _challenge
 from hosepipe.errors import ConnectionClosed, LineTooLong, ProtocolError, Timeout
 from hosepipe.limits import Limits
 from hosepipe.transports.streams import SocketStream, Stream
 from hosepipe.wire.framing import MAX_LINE
+from hosepipe.wire.messages import AuthRequired, ClientProtocol, run_handshake
+from hosepipe.wire.messages import starts_with_challenge as _challenge
 
 __all__ = ["DEFAULT_PAUSE", "LineClient"]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from hosepipe import AsyncClient, Client, classic
-from hosepipe.client_protocol import AUTH_REQUIRED, AuthRequired
 from hosepipe.config import read_authkey
 from hosepipe.errors import HosepipeError
+from hosepipe.wire.messages import AUTH_REQUIRED, AuthRequired
 from tests.conftest import ServerProcess, run_cli, start_server
 
 KEY = b"a-very-secret-key-of-enough-length"

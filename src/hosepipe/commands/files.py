@@ -40,7 +40,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from hosepipe.client_protocol import NotFramed
 from hosepipe.commands import Handler, Subparsers
 from hosepipe.commands.common import add_auth_option, authkey_of, timeout_arg
 from hosepipe.errors import HosepipeError
@@ -48,6 +47,7 @@ from hosepipe.files.classic import LOST_GUARANTEES, fetch_classic
 from hosepipe.files.client import DEFAULT_ADDRESS, ChecksumMismatch, FilesClient, part_of
 from hosepipe.files.client import Progress as ProgressCallback
 from hosepipe.units import format_size
+from hosepipe.wire.messages import NotFramed
 
 __all__ = ["HELLO_TIMEOUT", "add_parsers", "run_get", "run_ls", "run_put"]
 

@@ -1,10 +1,13 @@
 """Message services: ``handle(request) -> reply`` over length-prefixed frames.
 
-The conversation reads frames (:class:`~hosepipe.wire.FrameDecoder`), agrees on a codec
-from the first frame (:mod:`hosepipe.wire.hello`), decodes each request, calls the
-service and sends the reply in an envelope: ``{"ok": reply}``, or
-``{"error": CODE, "message": TEXT}`` when the handler raised :class:`ServiceError`, the
-request did not decode, or the reply did not encode. Replies leave in request order.
+The conversation reads frames (:class:`~hosepipe.wire.FrameDecoder`); the protocol's
+server side (:class:`~hosepipe.wire.messages.ServerProtocol`: the codec agreed from the
+first frame, the envelopes ``{"ok": reply}`` and ``{"error": CODE, "message": TEXT}``)
+is shared with the clients in :mod:`hosepipe.wire.messages`. This module adds what a
+service returns: a value, :class:`Streamed` (raw bytes after the reply),
+:class:`Upload` (raw bytes from the peer after the reply), :class:`Offload` (slow
+work, done elsewhere on a shared loop) -- and the pacing: replies leave in request
+order, a budget of them per call.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from hosepipe.errors import CodecError, FrameTooLarge, ProtocolError
+from hosepipe.errors import FrameTooLarge, ProtocolError
 from hosepipe.offload import Outcome, run_elsewhere
 from hosepipe.service import (
     CLOSE,
@@ -29,9 +32,8 @@ from hosepipe.service import (
     ServiceError,
     release,
 )
-from hosepipe.wire import hello
-from hosepipe.wire.codecs import Codec, get_codec
-from hosepipe.wire.framing import FrameDecoder, encode_frame
+from hosepipe.wire.framing import FrameDecoder
+from hosepipe.wire.messages import ServerProtocol, error_envelope
 
 __all__ = [
     "MessageConversation", "MessageService", "Offload", "Sink", "Streamed", "Upload",
@@ -39,13 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("hosepipe.service")
-
-STRUCTURED = ("msgpack", "json", "pickle")
-PICKLE_REFUSED = "pickle is accepted only after the authkey challenge"
-
-
-def error_envelope(code: str, message: str) -> dict[str, str]:
-    return {"error": code, "message": message}
 
 
 @dataclass
@@ -114,14 +109,15 @@ class MessageConversation(Conversation):
         self.service = service
         self.context = context
         self._frames = FrameDecoder(context.limits.max_frame)
-        self._codec: Codec | None = None
+        self._wire = ServerProtocol(default_codec=service.codec,
+                                    authenticated=context.authenticated)
         self._upload: Upload | None = None
         self._uploaded = 0
         self._away = False  # an Offload's work is running elsewhere
         self._outcome: Outcome | None = None  # ... and this is what it came to
 
     def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
-        if self._codec is not None and self._upload is None:
+        if self._wire.codec is not None and self._upload is None:
             payload = self._frames.only_frame(data)
             if payload is not None:  # one whole request, the usual case: no queueing
                 reply, extra = self._answer(payload)
@@ -141,10 +137,8 @@ class MessageConversation(Conversation):
                 return out
         try:
             self._frames.feed(data)
-        except FrameTooLarge as exc:
-            return out + self._fatal("too-large", str(exc))
         except ProtocolError as exc:
-            return out + self._fatal("bad-frame", str(exc))
+            return out + self._bad_frame(exc)
         return out + self._answer_frames()
 
     def resume(self) -> list[Action]:
@@ -166,7 +160,7 @@ class MessageConversation(Conversation):
     def _take_upload(self, data: bytes, out: list[Action]) -> bytes:
         """Give the upload its bytes; return what is left for the frame decoder."""
         upload = self._upload
-        assert upload is not None and self._codec is not None
+        assert upload is not None and self._wire.codec is not None
         take = upload.size - self._uploaded
         try:
             upload.sink.write(data[:take])
@@ -192,21 +186,20 @@ class MessageConversation(Conversation):
         while True:
             try:
                 payload = self._frames.next_frame()
-            except FrameTooLarge as exc:
-                return self._flushed(out, actions) + self._fatal("too-large", str(exc))
             except ProtocolError as exc:
-                return self._flushed(out, actions) + self._fatal("bad-frame", str(exc))
+                return self._flushed(out, actions) + self._bad_frame(exc)
             if payload is None:
                 return self._flushed(out, actions)
-            if self._codec is None:
-                refusal = self._agree_codec(payload, out)
-                if refusal is not None:
-                    return self._flushed(out, actions) + refusal
-                if hello.is_hello(payload):
+            if self._wire.codec is None:  # the first frame: a hello, or the first request
+                first = self._first(payload, out)
+                if first == "refused":
+                    return [*self._flushed(out, actions), CLOSE]
+                if first == "hello":
                     continue
-            reply, extra = self._answer(payload)
-            if reply is None:  # offloaded: the rest waits for the answer, in order
+            answered, extra = self._answer(payload)
+            if answered is None:  # offloaded: the rest waits for the answer, in order
                 return [*self._flushed(out, actions), WAITING]
+            reply = answered
             out.append(reply)
             produced += len(reply)
             if self._upload is not None:  # what is held after this frame is the upload's
@@ -222,40 +215,27 @@ class MessageConversation(Conversation):
             if produced >= budget:
                 return [*self._flushed(out, actions), PENDING]
 
+    def _first(self, payload: bytes, out: list[bytes]) -> str:
+        """Agree on the codec: "hello" (answered), "request" (answer it), "refused"."""
+        reply, go_on = self._wire.first_frame(payload)
+        if reply:
+            out.append(reply)
+        if not go_on:
+            return "refused"
+        return "hello" if self._wire.is_hello(payload) else "request"
+
+    def _bad_frame(self, exc: ProtocolError) -> list[Action]:
+        code = "too-large" if isinstance(exc, FrameTooLarge) else "bad-frame"
+        return self._fatal(code, str(exc))
+
     @staticmethod
     def _flushed(out: list[bytes], actions: list[Action]) -> list[Action]:
         return [*actions, Send(b"".join(out))] if out else actions
 
-    def _agree_codec(  # noqa: PLR0911 - one return per way a hello can end
-        self, payload: bytes, out: list[bytes]
-    ) -> list[Action] | None:
-        """Pick the codec from the first frame; return actions if the peer is refused."""
-        if hello.is_hello(payload):
-            try:
-                name = hello.parse_hello(payload)
-                codec = get_codec(name)
-            except (ProtocolError, CodecError) as exc:
-                return [Send(encode_frame(hello.server_reply(None, str(exc)))), CLOSE]
-            if name not in STRUCTURED:
-                reason = f"codec {name!r} carries no structure; use msgpack or json"
-                return [Send(encode_frame(hello.server_reply(None, reason))), CLOSE]
-            if codec.requires_auth and not self.context.authenticated:
-                return [Send(encode_frame(hello.server_reply(None, PICKLE_REFUSED))), CLOSE]
-            self._codec = codec
-            out.append(encode_frame(hello.server_reply(name)))
-            return None
-        if payload[:1] == bytes([hello.PICKLE_MARK]):
-            self._codec = get_codec("pickle")
-            if not self.context.authenticated:
-                return self._fatal("refused", PICKLE_REFUSED)
-            return None
-        self._codec = get_codec(self.service.codec)
-        return None
-
     def _answer(self, payload: bytes) -> tuple[bytes | None, list[Action]]:
         """The reply frame to one request, and any raw actions that follow it; or None
         when the work was offloaded (the reply comes with :meth:`resume`)."""
-        codec = self._codec
+        codec = self._wire.codec
         assert codec is not None
         try:
             request = codec.loads(payload)
@@ -290,7 +270,7 @@ class MessageConversation(Conversation):
             else:
                 self._upload, self._uploaded = result, 0
             result = result.value
-        frame, ok = self._ok_frame(result)
+        frame, ok = self._wire.ok_frame(result)
         if not ok:  # no raw bytes and no upload may follow an error
             release(extra)
             if self._upload is not None:
@@ -305,36 +285,18 @@ class MessageConversation(Conversation):
             result = call()
         except Exception as exc:  # every failure becomes an error reply
             return self._error_reply(exc)
-        return self._ok_frame(result)[0]
+        return self._wire.ok_frame(result)[0]
 
-    def _ok_frame(self, result: Any) -> tuple[bytes, bool]:
-        """``{"ok": result}`` framed, True; or, if the codec cannot carry it, the
-        "unencodable" error frame, False."""
-        codec = self._codec
-        assert codec is not None
-        envelope = {"ok": result}
-        try:
-            return encode_frame(codec.dumps(envelope)), True
-        except codec.ENCODE_ERRORS as exc:
-            return self._error_reply(codec.encode_error(envelope, exc), "unencodable"), False
-
-    def _error_reply(self, exc: Exception, codec_code: str = "bad-request") -> bytes:
-        """The error envelope frame for a failed request (``codec_code`` for a
-        :class:`CodecError`; a handler's own failure is logged, not shown)."""
-        if isinstance(exc, CodecError):
-            envelope = error_envelope(codec_code, str(exc))
-        elif isinstance(exc, ServiceError):
-            envelope = error_envelope(exc.code, exc.message)
-        else:
-            log.error("%s: handler failed for %s", self.service.name, self.context.peer,
-                      exc_info=exc)
-            envelope = error_envelope("internal", "the service failed; see the server log")
-        assert self._codec is not None
-        try:
-            return encode_frame(self._codec.encode(envelope))
-        except CodecError:  # the message itself would not encode (a lone surrogate)
-            plain = error_envelope(envelope["error"], "the error message could not be encoded")
-            return encode_frame(self._codec.encode(plain))
+    def _error_reply(self, exc: Exception) -> bytes:
+        """The error frame for a failed request; a handler's own failure (not a
+        ServiceError) is logged, not shown."""
+        frame = self._wire.failure_frame(exc)
+        if frame is not None:
+            return frame
+        log.error("%s: handler failed for %s", self.service.name, self.context.peer,
+                  exc_info=exc)
+        return self._wire.error_frame(
+            error_envelope("internal", "the service failed; see the server log"))
 
     def eof_received(self) -> list[Action]:
         return [CLOSE]
@@ -352,5 +314,4 @@ class MessageConversation(Conversation):
             self._upload = None
 
     def _fatal(self, code: str, message: str) -> list[Action]:
-        codec = self._codec or get_codec(self.service.codec)
-        return [Send(encode_frame(codec.encode(error_envelope(code, message)))), CLOSE]
+        return [Send(self._wire.error_frame(error_envelope(code, message))), CLOSE]

@@ -103,7 +103,7 @@ class FilesClient:
                  authkey: bytes | None = None, hello_timeout: float | None = None) -> None:
         """``hello_timeout``: how long the server may take to answer the hello; one that
         does not answer it as a hosepipe server would (a classic getfile server) raises
-        :class:`~hosepipe.client_protocol.NotFramed`."""
+        :class:`~hosepipe.wire.messages.NotFramed`."""
         self.client = Client(address, timeout=timeout, tls=tls, authkey=authkey,
                              hello_timeout=hello_timeout)
 

@@ -1,25 +1,22 @@
-"""The client's side of the framed protocol, without I/O: one place for all of it.
+"""The framed request/reply protocol, both ends, without I/O.
 
-:class:`ClientProtocol` holds what a framed client says and expects, in order:
+A connection, in order:
 
-1. the authkey challenge of :mod:`multiprocessing.connection`, when the client has a
-   key (the server challenges first; :class:`~hosepipe.wire.auth.Handshake` does the
-   arithmetic);
-2. the hello that agrees on a codec (skipped in ``raw`` mode, for a plain
-   ``multiprocessing.connection.Listener``);
-3. requests and reply envelopes (``{"ok": ...}`` / ``{"error": ..., "message": ...}``);
-4. raw regions: bytes that follow a reply frame (a file after a ``get`` reply) are
-   never parsed as frames; they are kept as :attr:`ClientProtocol.leftover`.
+1. the authkey challenge of :mod:`multiprocessing.connection`, when the binding has a
+   key (:mod:`hosepipe.wire.auth`);
+2. the hello that agrees on a codec (:mod:`hosepipe.wire.hello`) -- or none: a first
+   frame that is not a hello is a request in the server's default codec, and one that
+   starts with a pickle's mark selects pickle (for a plain
+   ``multiprocessing.connection.Client``; only after the challenge);
+3. requests, each answered by one reply frame in an envelope:
+   ``{"ok": value}`` or ``{"error": CODE, "message": TEXT}``;
+4. raw regions: bytes that follow a reply frame (a file after a ``get`` reply, an
+   upload after its ``put`` request) belong to that reply and are never parsed as frames.
 
-The blocking :class:`~hosepipe.client.Client`, the asyncio
-:class:`~hosepipe.async_client.AsyncClient` and the authenticating
-:class:`~hosepipe.client.LineClient` only move bytes: each calls
-:meth:`ClientProtocol.step` with the frames that arrive before the protocol is
-:attr:`~ClientProtocol.ready` and sends what it returns. What went wrong during the
-handshake is told in the user's terms by :meth:`ClientProtocol.failure`: a server that
-did not answer the hello like a hosepipe server (:class:`NotFramed`, the cue for a
-classic fallback), one that wants a key we do not have (:class:`AuthRequired`), one
-that never challenged a client that has a key.
+:class:`ServerProtocol` is the server's side (the message conversation,
+:mod:`hosepipe.conversations.messages`, drives it); :class:`ClientProtocol` the
+client's (:class:`~hosepipe.client.Client`, :class:`~hosepipe.async_client.AsyncClient`
+and the authenticating :class:`~hosepipe.line_client.LineClient` only move bytes).
 """
 
 from __future__ import annotations
@@ -29,10 +26,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hosepipe.errors import (
+    CodecError,
     ConnectionClosed,
     HosepipeError,
     ProtocolError,
     RemoteError,
+    ServiceError,
     Timeout,
     TransportError,
 )
@@ -42,13 +41,107 @@ from hosepipe.wire.codecs import Codec, get_codec
 from hosepipe.wire.framing import MAX_FRAME, FrameDecoder, encode_frame
 
 __all__ = [
-    "AUTH_REQUIRED", "AuthRequired", "ClientProtocol", "NotFramed", "run_handshake",
+    "AUTH_REQUIRED", "PICKLE_REFUSED", "STRUCTURED", "AuthRequired", "ClientProtocol",
+    "NotFramed", "ServerProtocol", "error_envelope", "run_handshake",
     "run_handshake_async", "starts_with_challenge", "unwrap",
 ]
 
+STRUCTURED = ("msgpack", "json", "pickle")
+PICKLE_REFUSED = "pickle is accepted only after the authkey challenge"
 AUTH_REQUIRED = "this server requires an authkey (--authkey-file or HOSEPIPE_AUTHKEY)"
 _CHALLENGE_FRAME = len(CHALLENGE) + 4  # header + marker
 
+
+def error_envelope(code: str, message: str) -> dict[str, str]:
+    return {"error": code, "message": message}
+
+
+def unwrap(envelope: Any) -> Any:
+    """The value of an ``ok`` envelope; :class:`RemoteError` for an ``error`` one."""
+    if isinstance(envelope, dict):
+        if "ok" in envelope:
+            return envelope["ok"]
+        if "error" in envelope:
+            raise RemoteError(str(envelope["error"]), str(envelope.get("message", "")))
+    raise RemoteError("bad-reply", f"not a reply envelope: {envelope!r:.80}")
+
+
+# -- the server's side ------------------------------------------------------------------
+
+class ServerProtocol:
+    """The codec a connection agreed on, and its reply frames."""
+
+    def __init__(self, *, default_codec: str, authenticated: bool) -> None:
+        self.default_codec = default_codec
+        self.authenticated = authenticated
+        self.codec: Codec | None = None
+
+    def first_frame(self, payload: bytes) -> tuple[bytes, bool]:
+        """Agree on the codec from the first frame: (the frame to send back, and whether
+        to go on). A hello is answered and consumed; any other frame is the first
+        request (the caller answers it) in the default codec or pickle."""
+        if hello.is_hello(payload):
+            try:
+                name = hello.parse_hello(payload)
+                codec = get_codec(name)
+            except (ProtocolError, CodecError) as exc:
+                return encode_frame(hello.server_reply(None, str(exc))), False
+            refusal = self._refusal(name, codec)
+            if refusal is not None:
+                return encode_frame(hello.server_reply(None, refusal)), False
+            self.codec = codec
+            return encode_frame(hello.server_reply(name)), True
+        if payload[:1] == bytes([hello.PICKLE_MARK]):
+            self.codec = get_codec("pickle")
+            if not self.authenticated:
+                return self.error_frame(error_envelope("refused", PICKLE_REFUSED)), False
+            return b"", True
+        self.codec = get_codec(self.default_codec)
+        return b"", True
+
+    def _refusal(self, name: str, codec: Codec) -> str | None:
+        if name not in STRUCTURED:
+            return f"codec {name!r} carries no structure; use msgpack or json"
+        if codec.requires_auth and not self.authenticated:
+            return PICKLE_REFUSED
+        return None
+
+    @staticmethod
+    def is_hello(payload: bytes) -> bool:
+        return hello.is_hello(payload)
+
+    def ok_frame(self, value: Any) -> tuple[bytes, bool]:
+        """``{"ok": value}`` framed, True; or, if the codec cannot carry the value, an
+        ``unencodable`` error frame, False."""
+        codec = self.codec
+        assert codec is not None
+        envelope = {"ok": value}
+        try:
+            return encode_frame(codec.dumps(envelope)), True
+        except codec.ENCODE_ERRORS as exc:
+            error = codec.encode_error(envelope, exc)
+            return self.error_frame(error_envelope("unencodable", str(error))), False
+
+    def failure_frame(self, exc: Exception) -> bytes | None:
+        """The error frame for a known failure (a request that did not decode, a
+        :class:`ServiceError`); None for anything else (the caller logs it)."""
+        if isinstance(exc, CodecError):
+            return self.error_frame(error_envelope("bad-request", str(exc)))
+        if isinstance(exc, ServiceError):
+            return self.error_frame(error_envelope(exc.code, exc.message))
+        return None
+
+    def error_frame(self, envelope: dict[str, str]) -> bytes:
+        """An error envelope, framed (a message that cannot be encoded is replaced)."""
+        codec = self.codec or get_codec(self.default_codec)
+        try:
+            return encode_frame(codec.encode(envelope))
+        except CodecError:  # the message itself would not encode (a lone surrogate)
+            plain = error_envelope(envelope["error"], "the error message could not be encoded")
+            return encode_frame(codec.encode(plain))
+
+
+# -- the client's side ----------------------------------------------------------------
 
 class AuthRequired(AuthFailed):
     """The server sent the authkey challenge and we have no key."""
@@ -71,18 +164,10 @@ def starts_with_challenge(data: bytes) -> bool | None:
     return None if could_be else False
 
 
-def unwrap(envelope: Any) -> Any:
-    """The value of an ``ok`` envelope; :class:`RemoteError` for an ``error`` one."""
-    if isinstance(envelope, dict):
-        if "ok" in envelope:
-            return envelope["ok"]
-        if "error" in envelope:
-            raise RemoteError(str(envelope["error"]), str(envelope.get("message", "")))
-    raise RemoteError("bad-reply", f"not a reply envelope: {envelope!r:.80}")
-
-
 class ClientProtocol:
-    """One framed client connection's protocol state (see the module docstring)."""
+    """One framed client connection's protocol state: the challenge (with a key), the
+    hello (unless ``raw``), then requests and replies; bytes after a reply frame are
+    kept as :attr:`leftover`."""
 
     def __init__(self, *, codec: str = "msgpack", max_frame: int = MAX_FRAME,
                  authkey: bytes | None = None, raw: bool = False,
