@@ -12,7 +12,7 @@ ARGS   ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,fast,postgres,plot]'
+	$(PY) -m pip install --quiet -e '.[test,fast,postgres,plot,serial]'
 	touch $(STAMP)
 
 install: $(STAMP)
