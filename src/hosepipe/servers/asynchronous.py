@@ -225,7 +225,10 @@ class _Stream(asyncio.Protocol):
 
     def _abort_transports(self) -> None:
         for transport in {self.transport, self.writer} - {None}:
-            transport.abort()  # type: ignore[union-attr]
+            try:
+                transport.abort()  # type: ignore[union-attr]
+            except NotImplementedError:  # uvloop's read pipes: closing drops nothing
+                transport.close()  # type: ignore[union-attr]
 
     def abort(self) -> None:
         if self.driver is not None:
@@ -333,7 +336,10 @@ class AsyncRunner:
 
     def adopt(self, bound: Bound, stream: Stream, peer: str) -> None:
         """Serve a stream the hub accepted (counted in already); any thread."""
-        if not stream.nonblocking:
+        # a tty goes on a thread too: uvloop's write-pipe transport takes its write end
+        # being readable for the pipe's reader having gone, and a tty is readable
+        # whenever bytes arrive
+        if not stream.nonblocking or os.isatty(stream.write_fd):
             self.aside.start(bound, stream, peer)
             return
         self.loop.call_soon_threadsafe(
