@@ -27,6 +27,7 @@ import errno
 import grp
 import os
 import socket
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -70,7 +71,18 @@ def open_line(address: SerialAddress, *, timeout: float | None = 10.0) -> Stream
     except ValueError as exc:  # pySerial's word for a rate the driver refuses
         raise ConnectError(f"cannot open {address.device}: unsupported baud rate "
                            f"{address.baudrate} ({exc})") from exc
+    _wait_for_a_byte(port.fd)
     return TtyStream(port.fd, str(address), release=port.close)
+
+
+def _wait_for_a_byte(fd: int) -> None:
+    """VMIN=1: pySerial leaves VMIN=0 (it times reads with select), under which a read
+    with nothing there returns 0 bytes, even non-blocking: it would read as the end of
+    the stream. With VMIN=1 it is EAGAIN, and 0 bytes only ever mean a hang-up."""
+    attributes = termios.tcgetattr(fd)
+    attributes[6][termios.VMIN] = 1
+    attributes[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, attributes)
 
 
 def _reason(address: SerialAddress, exc: OSError) -> str:
@@ -197,5 +209,8 @@ class UrlStream(Stream):
             cancel()
 
     def close(self) -> None:
+        sock = getattr(self.port, "_socket", None)
         with contextlib.suppress(Exception):
             self.port.close()
+        if sock is not None:  # pySerial skips the close when shutdown fails (aborted)
+            sock.close()
