@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from hosepipe.transports.listen import open_listener
 from hosepipe.transports.serial_streams import TtyStream
 from hosepipe.transports.streams import FdStream, SocketStream
 from hosepipe.transports.tls import secure_accepted
+from tests.lines import SocatLine
 
 Pair = tuple[Stream, Stream]
 
@@ -120,6 +120,7 @@ def serial_pty_pair(tmp: Path) -> Pair:
     try:
         endpoint = open_listener(parse_address(f"serial://{os.ttyname(slave)}"))
         server, _ = endpoint.open()  # type: ignore[union-attr]
+        endpoint.close()  # the stream holds a descriptor of its own
     finally:
         os.close(slave)
     return TtyStream(master, "pty master", release=lambda: os.close(master)), server
@@ -130,7 +131,9 @@ def serial_socat_pair(tmp: Path) -> Pair:
     line = SocatLine(tmp)
     try:
         client = connect_stream(f"serial://{line.b}?baudrate=115200")
-        server, _ = open_listener(parse_address(f"serial://{line.a}?baudrate=115200")).open()  # type: ignore[union-attr]
+        endpoint = open_listener(parse_address(f"serial://{line.a}?baudrate=115200"))
+        server, _ = endpoint.open()  # type: ignore[union-attr]
+        endpoint.close()
     except BaseException:
         line.close()
         raise
@@ -150,29 +153,6 @@ def serial_url_pair(tmp: Path) -> Pair:
     finally:
         raw.close()
     return SocketStream(conn, "far end"), server
-
-
-class SocatLine:
-    """``socat pty,raw,echo=0 pty,raw,echo=0``: two ptys, named ``a`` and ``b`` in
-    ``tmp``, joined as a null-modem cable is."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.a, self.b = str(tmp / "line-a"), str(tmp / "line-b")
-        self.process = subprocess.Popen(
-            ["socat", f"pty,raw,echo=0,link={self.a}", f"pty,raw,echo=0,link={self.b}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(1000):  # socat makes the links before it starts moving bytes
-            if os.path.exists(self.a) and os.path.exists(self.b):
-                return
-            if self.process.poll() is not None:
-                break
-            threading.Event().wait(0.01)
-        self.close()
-        raise RuntimeError("socat did not make its ptys")
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 _LINES: dict[int, SocatLine] = {}

@@ -16,16 +16,21 @@ blocking only (served on a thread by the loop models).
 
 As a server binding the line is an :class:`~hosepipe.transports.base.Endpoint`: one
 conversation at a time, and when it ends (an idle timeout, the service's own close, or
-a hang-up: the device gone, a pty's other side closed) the line is opened again; while
-it cannot be (unplugged), the hub logs why and tries again every ``retry`` seconds.
+a hang-up: the device gone, a pty's other side closed) the next one starts on the same
+open line, or after a hang-up on the line opened again; while it cannot be (unplugged),
+the hub logs why and tries again every ``retry`` seconds. A service that speaks first
+and closes (daytime, time) therefore speaks again and again, paced by the line.
 A line has no end of stream: a client's half-close sends nothing, and a conversation
 lives on across the far end's programs until one of those three ends it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass, fields
+from typing import Any
 from urllib.parse import parse_qs
 
 from hosepipe.errors import AddressError
@@ -153,7 +158,12 @@ def connect(address: SerialAddress, *, timeout: float | None = 10.0, **_: object
 
 
 class SerialEndpoint(Endpoint):
-    """A serial line served one conversation at a time, opened again after each."""
+    """A serial line served one conversation at a time.
+
+    The device stays open between conversations (opening it again would flush what the
+    far end already sent); each conversation gets a stream on a ``dup`` of it. After a
+    hang-up the device is closed and opened anew, as a URL handler is each time.
+    """
 
     rearms = True
 
@@ -161,10 +171,26 @@ class SerialEndpoint(Endpoint):
         self.address = address
         self.bound = str(address)
         self.retry = address.retry
+        self._port: Any = None
 
     def open(self) -> tuple[Stream, str]:
-        stream = connect(self.address)
-        return stream, stream.peer
+        from hosepipe.transports import serial_streams as lines  # noqa: PLC0415 - pySerial
+
+        if self.address.url:
+            stream = lines.open_line(self.address)
+            return stream, stream.peer
+        if self._port is not None and lines.hung_up(self._port.fd):
+            self.close()
+        if self._port is None:
+            self._port = lines.open_device(self.address)
+        fd = os.dup(self._port.fd)
+        return lines.TtyStream(fd, self.bound, release=lambda: os.close(fd)), self.bound
+
+    def close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            with contextlib.suppress(OSError):
+                port.close()
 
 
 def serve(address: SerialAddress) -> SerialEndpoint:

@@ -26,6 +26,7 @@ import contextlib
 import errno
 import grp
 import os
+import select
 import socket
 import termios
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from hosepipe.transports.base import Stream
 from hosepipe.transports.serial import SerialAddress
 from hosepipe.transports.streams import RECEIVE_SIZE, FdStream
 
-__all__ = ["TtyStream", "UrlStream", "open_line"]
+__all__ = ["TtyStream", "UrlStream", "hung_up", "open_device", "open_line"]
 
 LOOP_BUFFER = 4 * 1024 * 1024  # bytes a loop:// holds (pySerial's default is 4096)
 
@@ -52,9 +53,15 @@ def _pyserial() -> Any:
 
 def open_line(address: SerialAddress, *, timeout: float | None = 10.0) -> Stream:
     """Open the device or URL of ``address``; ConnectError says why it cannot be."""
-    serial = _pyserial()
     if address.url:
-        return _open_url(serial, address)
+        return _open_url(_pyserial(), address)
+    port = open_device(address)
+    return TtyStream(port.fd, str(address), release=port.close)
+
+
+def open_device(address: SerialAddress) -> Any:
+    """A configured, open :class:`serial.Serial` for ``address``'s device."""
+    serial = _pyserial()
     port = serial.Serial()
     port.port = address.device
     port.baudrate = address.baudrate
@@ -72,7 +79,16 @@ def open_line(address: SerialAddress, *, timeout: float | None = 10.0) -> Stream
         raise ConnectError(f"cannot open {address.device}: unsupported baud rate "
                            f"{address.baudrate} ({exc})") from exc
     _wait_for_a_byte(port.fd)
-    return TtyStream(port.fd, str(address), release=port.close)
+    return port
+
+
+def hung_up(fd: int) -> bool:
+    """True if the line behind ``fd`` has hung up (a pty's other side closed, the
+    device unplugged)."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return any(event & (select.POLLHUP | select.POLLERR | select.POLLNVAL)
+               for _, event in poll.poll(0))
 
 
 def _wait_for_a_byte(fd: int) -> None:
