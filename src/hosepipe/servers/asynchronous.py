@@ -360,6 +360,10 @@ class AsyncRunner:
             protocol.writer = writer
             await self.loop.connect_read_pipe(
                 lambda: protocol, os.fdopen(stream.read_fd, "rb", closefd=False))
+            if type(self.loop).__module__.startswith("uvloop") and hasattr(stream, "owned"):
+                # libuv closes a pipe's descriptor with its transport (closefd=False or
+                # not): closing them again would close numbers reused meanwhile
+                stream.owned = False
         except (OSError, ValueError) as exc:
             log.warning("%s %s: cannot serve %s: %s", bound.label, bound.local, peer, exc)
             stream.close()
