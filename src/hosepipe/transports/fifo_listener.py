@@ -153,7 +153,8 @@ class FifoListener(Listener):
         try:
             directory = os.open(path, _DIR_FLAGS)
         except OSError as exc:
-            reason = "is a symlink" if exc.errno == errno.ELOOP else exc.strerror
+            symlink = exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(path)
+            reason = "is a symlink" if symlink else exc.strerror
             raise Refused(f"{path!r}: {reason}") from exc
         try:
             uid = self._check_directory(path, directory)
