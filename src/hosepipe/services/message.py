@@ -166,7 +166,9 @@ class MessageConversation(Conversation):
                 return self._flushed(out, actions) + self._fatal("bad-frame", str(exc))
             if payload is None:
                 return self._flushed(out, actions)
-            if self._codec is None:
+            # a hello later on is a new peer on a stream that has no end of its own (a
+            # serial line whose far end opened it again): agree the codec anew
+            if self._codec is None or hello.is_hello(payload):
                 refusal = self._agree_codec(payload, out)
                 if refusal is not None:
                     return self._flushed(out, actions) + refusal
