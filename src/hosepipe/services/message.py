@@ -105,6 +105,9 @@ class MessageConversation(Conversation):
     def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
         if self._codec is not None and self._upload is None:
             payload = self._frames.only_frame(data)
+            if payload is not None and hello.is_hello(payload):  # see _answer_frames
+                greeting: list[bytes] = []
+                return self._agree_codec(payload, greeting) or [Send(greeting[0])]
             if payload is not None:  # one whole request, the usual case: no queueing
                 reply, extra = self._answer(payload)
                 if not extra and self._upload is None:
