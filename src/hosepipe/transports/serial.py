@@ -182,7 +182,7 @@ class SerialEndpoint(Endpoint):
         if self._port is not None and lines.hung_up(self._port.fd):
             self.close()
         if self._port is None:
-            self._port = lines.open_device(self.address)
+            self._port = lines.open_device(self.address, keep_input=True)
         fd = os.dup(self._port.fd)
         return lines.TtyStream(fd, self.bound, release=lambda: os.close(fd)), self.bound
 

@@ -59,10 +59,12 @@ def open_line(address: SerialAddress, *, timeout: float | None = 10.0) -> Stream
     return TtyStream(port.fd, str(address), release=port.close)
 
 
-def open_device(address: SerialAddress) -> Any:
-    """A configured, open :class:`serial.Serial` for ``address``'s device."""
+def open_device(address: SerialAddress, *, keep_input: bool = False) -> Any:
+    """A configured, open :class:`serial.Serial` for ``address``'s device. pySerial
+    discards what is waiting to be read when it opens a port; ``keep_input`` keeps it
+    (a server: the far end may have spoken before the line was opened)."""
     serial = _pyserial()
-    port = serial.Serial()
+    port = (_keeping_serial(serial) if keep_input else serial.Serial)()
     port.port = address.device
     port.baudrate = address.baudrate
     port.bytesize = address.bytesize
@@ -75,11 +77,19 @@ def open_device(address: SerialAddress) -> Any:
         port.open()
     except serial.SerialException as exc:
         raise ConnectError(_reason(address, exc)) from exc
-    except ValueError as exc:  # pySerial's word for a rate the driver refuses
+    except (ValueError, OverflowError) as exc:  # a rate the driver (or ioctl) refuses
         raise ConnectError(f"cannot open {address.device}: unsupported baud rate "
                            f"{address.baudrate} ({exc})") from exc
     _wait_for_a_byte(port.fd)
     return port
+
+
+def _keeping_serial(serial: Any) -> Any:
+    class KeepingSerial(serial.Serial):  # type: ignore[misc, name-defined]
+        def _reset_input_buffer(self) -> None:
+            """Keep what is already waiting (pySerial calls this from open())."""
+
+    return KeepingSerial
 
 
 def hung_up(fd: int) -> bool:
