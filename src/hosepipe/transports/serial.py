@@ -177,7 +177,7 @@ class SerialEndpoint(Endpoint):
         from hosepipe.transports import serial_streams as lines  # noqa: PLC0415 - pySerial
 
         if self.address.url:
-            stream = lines.open_line(self.address)
+            stream = lines.open_line(self.address, keep_input=True)
             return stream, stream.peer
         if self._port is not None and lines.hung_up(self._port.fd):
             self.close()

@@ -51,10 +51,11 @@ def _pyserial() -> Any:
     return serial
 
 
-def open_line(address: SerialAddress, *, timeout: float | None = 10.0) -> Stream:
+def open_line(address: SerialAddress, *, timeout: float | None = 10.0,
+              keep_input: bool = False) -> Stream:
     """Open the device or URL of ``address``; ConnectError says why it cannot be."""
     if address.url:
-        return _open_url(_pyserial(), address)
+        return _open_url(_pyserial(), address, keep_input=keep_input)
     port = open_device(address)
     return TtyStream(port.fd, str(address), release=port.close)
 
@@ -64,7 +65,9 @@ def open_device(address: SerialAddress, *, keep_input: bool = False) -> Any:
     discards what is waiting to be read when it opens a port; ``keep_input`` keeps it
     (a server: the far end may have spoken before the line was opened)."""
     serial = _pyserial()
-    port = (_keeping_serial(serial) if keep_input else serial.Serial)()
+    port = serial.Serial()
+    if keep_input:
+        _keep_input(port)
     port.port = address.device
     port.baudrate = address.baudrate
     port.bytesize = address.bytesize
@@ -84,12 +87,10 @@ def open_device(address: SerialAddress, *, keep_input: bool = False) -> Any:
     return port
 
 
-def _keeping_serial(serial: Any) -> Any:
-    class KeepingSerial(serial.Serial):  # type: ignore[misc, name-defined]
-        def _reset_input_buffer(self) -> None:
-            """Keep what is already waiting (pySerial calls this from open())."""
-
-    return KeepingSerial
+def _keep_input(port: Any) -> None:
+    """Make pySerial's open() keep what is already waiting to be read (it calls
+    ``_reset_input_buffer`` for devices, ``reset_input_buffer`` for URL handlers)."""
+    port._reset_input_buffer = port.reset_input_buffer = lambda: None
 
 
 def hung_up(fd: int) -> bool:
@@ -134,9 +135,11 @@ def _group_hint(device: str) -> str:
             "then log in again)")
 
 
-def _open_url(serial: Any, address: SerialAddress) -> UrlStream:
+def _open_url(serial: Any, address: SerialAddress, *, keep_input: bool) -> UrlStream:
     try:
         port = serial.serial_for_url(address.url, do_not_open=True)
+        if keep_input:
+            _keep_input(port)
         if address.url.startswith("loop://"):
             port.buffer_size = LOOP_BUFFER
         port.open()
