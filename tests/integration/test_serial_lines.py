@@ -9,6 +9,7 @@ import os
 import socket
 import termios
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +206,22 @@ def test_an_unreachable_url_is_a_connect_error() -> None:
     probe.close()  # nobody listens there now
     with pytest.raises(ConnectError, match="cannot open serial:socket://"):
         connect_stream(f"serial:socket://127.0.0.1:{port}")
+
+
+def test_daytime_and_time_clients_take_one_reply_from_a_line(tmp_path: Path) -> None:
+    """A service that speaks and closes speaks again at each re-arm (every retry=0.2 s);
+    the client commands take one reply, not the end that a line never has."""
+    clocks = {name: SocatLine(tmp_path, name) for name in ("daytime", "time")}
+    server = start_server(*(f"{name}@serial://{line.a}?retry=0.2"
+                            for name, line in clocks.items()))
+    try:
+        said = run_cli("daytime", "-a", f"serial://{clocks['daytime'].b}")
+        assert said.returncode == 0, said.stderr
+        stamp = time.mktime(time.strptime(said.stdout.strip(), "%a %b %d %H:%M:%S %Y"))
+        assert abs(stamp - time.time()) < 60
+        told = run_cli("time", "-a", f"serial://{clocks['time'].b}")
+        assert told.returncode == 0 and told.stdout.strip(), told.stderr
+    finally:
+        assert server.stop() == 0, server.log()
+        for line in clocks.values():
+            line.close()
