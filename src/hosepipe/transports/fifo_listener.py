@@ -49,7 +49,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PRIVATE = 0o077  # no bit of these may be set on a client's directory or FIFOs
 
 
-class Refused(Exception):  # noqa: N818 - a reason, not a failure of ours
+class Refused(Exception):
     """A registration the listener will not serve (the reason is logged)."""
 
 

@@ -144,7 +144,7 @@ def parse(scheme: str, rest: str, original: str) -> SerialAddress:
                                + ", ".join(OPTIONS))
         convert, expected = OPTIONS[name]
         try:
-            settings[name] = convert(values[-1])  # type: ignore[operator]
+            settings[name] = convert(values[-1])
         except (ValueError, KeyError):
             raise AddressError(f"{original!r}: {name}={values[-1]!r}: expected "
                                f"{expected}") from None
