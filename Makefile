@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/idle.py
 	$(PY) benchmarks/relay.py
 	$(PY) benchmarks/bench_tool.py
+	$(PY) benchmarks/wires.py
 
 ## make fuzz: every fuzz target under atheris, SECONDS each (default 60)
 SECONDS ?= 60
