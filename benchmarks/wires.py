@@ -122,9 +122,10 @@ def fifo_floor(n: int) -> float:
 
 def fifo_stream(model: str) -> Run:
     def run(n: int) -> float:
-        with tempfile.TemporaryDirectory() as directory, child(
-                serve, BUILTINS["echo"](), f"fifo://{directory}/echo", model) as address:
-            with connect_stream(address) as stream:
+        with tempfile.TemporaryDirectory() as directory:
+            echo = f"fifo://{directory}/echo"
+            with child(serve, BUILTINS["echo"](), echo, model) as address, \
+                    connect_stream(address) as stream:
                 return round_trips(lambda d: stream.send_all(d, 10),
                                    lambda: stream.receive_some(10), n)
 
@@ -132,9 +133,9 @@ def fifo_stream(model: str) -> Run:
 
 
 def fifo_client(n: int) -> float:
-    with tempfile.TemporaryDirectory() as directory, child(
-            serve, Ping(), f"fifo://{directory}/ping", "thread") as address:
-        with Client(address) as client:
+    with tempfile.TemporaryDirectory() as directory:
+        ping = f"fifo://{directory}/ping"
+        with child(serve, Ping(), ping, "thread") as address, Client(address) as client:
             started = time.perf_counter()
             for _ in range(n):
                 client.request(PAYLOAD)
