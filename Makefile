@@ -21,10 +21,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/hosepipe serve $(ARGS)
 
-## make lint: ruff (style, bugs) and mypy (types) over src/ and tests/
+## make lint: ruff (style, bugs), mypy (types) and import-linter (the seams)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks fuzz
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## make test: lint, then the whole suite (unit, integration, interop)
 test: lint

@@ -35,8 +35,8 @@ COMMAND_MODULES = (
     "hosepipe.commands.serve",
     "hosepipe.commands.services",
     "hosepipe.commands.classic",
-    "hosepipe.book.command",
-    "hosepipe.files.command",
+    "hosepipe.commands.book",
+    "hosepipe.commands.files",
     "hosepipe.tools.command",
     "hosepipe.gui.command",
 )

@@ -17,7 +17,11 @@ handle::
     │   ├── ConnectError        could not connect or bind
     │   ├── ConnectionClosed    the peer closed (or vanished) mid-conversation
     │   └── Timeout             a deadline passed (idle peer, peer not reading)
-    └── RemoteError             the service answered with a structured error
+    └── ServiceError            a structured error: code and message (RemoteError)
+
+A :class:`ServiceError` is one class for both ends of a request: a handler raises it to
+answer with an error, and a client raises it (by its other name, :data:`RemoteError`)
+when a service answered with one.
 
 Every wrapped OS error is raised ``from`` the original, so tracebacks keep the cause.
 """
@@ -36,6 +40,7 @@ __all__ = [
     "LineTooLong",
     "ProtocolError",
     "RemoteError",
+    "ServiceError",
     "Timeout",
     "TransportError",
     "UsageError",
@@ -110,10 +115,15 @@ class Timeout(TransportError):
     """A deadline passed: the peer was idle too long or stopped reading."""
 
 
-class RemoteError(HosepipeError):
-    """A message service answered a request with a structured error."""
+class ServiceError(HosepipeError):
+    """A structured error, ``code`` (such as ``not-found``) and ``message``: raised by a
+    handler to answer with it, raised by a client when a service answered with it."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+RemoteError = ServiceError
+"""The name clients catch: the service at the other end answered with this error."""

@@ -44,6 +44,9 @@ class Limits:
     """Worker threads of the thread model (shared by its bindings)."""
     thread_idle: float = 5.0
     """A worker thread idle this many seconds ends (the pool grows again on demand)."""
+    worker_rest: float = 1.0
+    """Thread model: a connection quiet this long (nothing held) gives its worker back and
+    waits in the loop until its peer speaks again, so idle peers hold no thread."""
     grace: float = 5.0
     """On SIGTERM/SIGINT, how long in-flight conversations may go on."""
     udp_rate: float = 100.0

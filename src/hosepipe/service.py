@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from typing import ClassVar
 
+from hosepipe.errors import ServiceError
 from hosepipe.limits import Limits
 
 __all__ = [
@@ -151,15 +152,6 @@ class Context:
         copy = Context(self.peer, self.local, self.limits, authenticated=True)
         copy._outlet = self._outlet
         return copy
-
-
-class ServiceError(Exception):
-    """Raised by a handler to answer with a structured error instead of a reply."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 class Conversation:

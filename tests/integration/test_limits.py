@@ -205,3 +205,26 @@ def test_listeners_keep_the_configured_backlog(serve: list[ServerProcess], model
     shown = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
                            text=True, check=True).stdout.split()
     assert shown[0] == "LISTEN" and shown[2] == "1024", shown
+
+
+def test_idle_connections_do_not_hold_the_thread_pool(serve: list[ServerProcess]) -> None:
+    """A worker only for a connection that is saying something: ten connections that
+    only connect, and ten that spoke once and went quiet, all from the address of the
+    next client, leave a pool of two workers free for it."""
+    server = start_server("square@tcp://127.0.0.1:0", "upper@tcp://127.0.0.1:0",
+                          "--model", "thread", "--threads", "2", "--idle-timeout", "300",
+                          "--worker-rest", "0.2")
+    serve.append(server)
+    idle = [connect(server, "upper") for _ in range(20)]
+    try:
+        for sock in idle[10:]:  # each holds a worker until it has been quiet 0.2 s
+            sock.sendall(b"ni\n")
+            assert _receive(sock, 3) == b"NI\n"
+        with Client(server.address("square"), timeout=10) as client:  # not 300 s
+            assert client.request(12) == 144
+        for sock in idle:  # every one is served again when it speaks
+            sock.sendall(b"ni\n")
+            assert _receive(sock, 3) == b"NI\n"
+    finally:
+        for sock in idle:
+            sock.close()

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hosepipe.conversations.messages import MessageService, Sink, Upload
 from hosepipe.limits import Limits
 from hosepipe.service import (
     CLOSE,
@@ -23,7 +24,6 @@ from hosepipe.service import (
     release,
 )
 from hosepipe.services import make_service
-from hosepipe.services.message import MessageService, Sink, Upload
 from hosepipe.wire import hello
 from hosepipe.wire.codecs import get_codec
 from hosepipe.wire.framing import FrameDecoder, encode_frame

@@ -15,10 +15,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from hosepipe.book.entry import MAX_FIELD, BadEntry, Entry, parse_flat
 from hosepipe.book.flatfile import read_flat, write_flat
+from hosepipe.book.service import Book
 from hosepipe.book.sqlite import SqliteStore
 from hosepipe.book.store import StoreUnavailable, open_store
 from hosepipe.service import Context, Conversation, Send
-from hosepipe.services.book import Book
 from hosepipe.wire import get_codec
 from hosepipe.wire.framing import FrameDecoder, encode_frame
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hosepipe.book.flatfile import read_flat, write_flat
+from hosepipe.book.service import Book
 from hosepipe.service import Context, Send
-from hosepipe.services.book import Book
 from tests.peers import addressbook
 
 # what a person can type at input(): no newline; a ':' anywhere makes the tutorial's

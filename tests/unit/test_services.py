@@ -8,11 +8,11 @@ import time
 
 import pytest
 
+from hosepipe.conversations.messages import MessageService
 from hosepipe.limits import Limits
 from hosepipe.service import CLOSE, Action, Context, Conversation, Send, ServiceError
 from hosepipe.services import make_service
 from hosepipe.services.clocks import RFC868_OFFSET, rfc868_decode, rfc868_now
-from hosepipe.services.message import MessageService
 from hosepipe.services.square import GREETING, square_of
 from hosepipe.wire import get_codec, hello
 from hosepipe.wire.framing import FrameDecoder, encode_frame

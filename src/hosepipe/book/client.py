@@ -19,9 +19,9 @@ from typing import Any
 from hosepipe.address import Address, PipeAddress, parse_address
 from hosepipe.book.classic import LOST, ClassicBook
 from hosepipe.book.entry import Entry
+from hosepipe.book.service import Book
 from hosepipe.client import Client
 from hosepipe.errors import ConnectionClosed, FrameTooLarge, ProtocolError, RemoteError
-from hosepipe.services.book import Book
 
 __all__ = ["DEFAULT_ADDRESS", "BookClient"]
 

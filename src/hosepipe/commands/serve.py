@@ -56,6 +56,8 @@ LIMIT_FLAGS: dict[str, tuple[Kind, str]] = {
                    "reading from it and answering its pipelined requests (bytes, or 256KiB)"),
     "threads": (int, "worker threads of the thread model"),
     "thread_idle": (float, "seconds after which an idle worker thread ends"),
+    "worker_rest": (float, "thread model: seconds a quiet connection keeps its worker "
+                    "before it waits in the loop again"),
     "grace": (float, "seconds in-flight conversations get on SIGTERM/SIGINT"),
     "handshake_timeout": (float, "seconds for each step of the authkey challenge"),
     "max_preauth": (size_arg, "largest message before the authkey challenge is passed"),

@@ -53,8 +53,15 @@ class Wake:
                 os.close(fd)
 
 
-def drive(driver: Driver, stream: Stream, wake: Wake | None = None) -> None:
-    """Serve until the driver finishes; transport errors finish it ("dropped: ...")."""
+def drive(driver: Driver, stream: Stream, wake: Wake | None = None, *,
+          rest_after: float | None = None) -> bool:
+    """Serve until the driver finishes; transport errors finish it ("dropped: ...").
+
+    With ``rest_after``, return early -- True -- once the connection has been quiet that
+    long with nothing held (no partial message, no output, no pause to wait for): the
+    caller may wait for the peer somewhere cheaper than a thread (the hub's loop). Else
+    return False, when the driver has finished.
+    """
     send_timeout = driver.limits.send_timeout
     poller = None
     if wake is not None:
@@ -65,19 +72,37 @@ def drive(driver: Driver, stream: Stream, wake: Wake | None = None) -> None:
         while not driver.finished:
             if driver.out:
                 _send_head(driver, stream, send_timeout)
-            elif not driver.wants_read:
+                continue
+            if not driver.wants_read:
                 _wait(driver, wake)
-            elif poller is None or _ready(driver, stream, poller, wake):
-                try:
-                    data = stream.receive_some(driver.timeout())
-                except Timeout:
-                    driver.timer()
-                    continue
-                out = driver.receive(data)
-                if out is not None:
-                    stream.send_all(out, send_timeout)
+                continue
+            resting = rest_after is not None and driver.resting and not stream.buffered()
+            timeout = driver.timeout()
+            if resting and rest_after is not None:
+                timeout = rest_after if timeout is None else min(timeout, rest_after)
+            if poller is not None and not _ready(driver, stream, poller, wake, timeout):
+                if resting and _rested(driver, rest_after):
+                    return True
+                continue
+            try:
+                data = stream.receive_some(timeout)
+            except Timeout:
+                if resting and _rested(driver, rest_after):
+                    return True
+                driver.timer()
+                continue
+            out = driver.receive(data)
+            if out is not None:
+                stream.send_all(out, send_timeout)
     except HosepipeError as exc:
         driver.fail(str(exc))
+    return False
+
+
+def _rested(driver: Driver, rest_after: float | None) -> bool:
+    assert rest_after is not None
+    now = driver.clock()
+    return driver.resting and now - driver.last_read >= rest_after and now < driver.deadline
 
 
 def _send_head(driver: Driver, stream: Stream, send_timeout: float) -> None:
@@ -97,12 +122,12 @@ def _send_head(driver: Driver, stream: Stream, send_timeout: float) -> None:
         driver.region_short()
 
 
-def _ready(driver: Driver, stream: Stream, poller: select.poll, wake: Wake | None) -> bool:
+def _ready(driver: Driver, stream: Stream, poller: select.poll, wake: Wake | None,
+           timeout: float | None) -> bool:
     """Wait for the peer or a push; True when the stream may be read."""
     assert wake is not None
     if stream.buffered():
         return True
-    timeout = driver.timeout()
     events = poller.poll(None if timeout is None else timeout * 1000)
     if not events:
         driver.timer()

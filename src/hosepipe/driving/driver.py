@@ -256,6 +256,13 @@ class Driver(Outlet):
             self.queued < self.limits.high_water)
 
     @property
+    def resting(self) -> bool:
+        """True while nothing is held: no output, no partial message, no answers held
+        back, no pause to wait for -- the connection only waits for its peer."""
+        return not (self.out or self.backlog or self.closing or self.eof or self.finished
+                    or self.message_started is not None or self._pausing)
+
+    @property
     def _pausing(self) -> bool:
         return self._pause_wanted and self.paused_at != self.last_read and not self.eof
 

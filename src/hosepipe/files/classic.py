@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hosepipe.address import Address
-from hosepipe.classic import connect
-from hosepipe.client import LineClient
+from hosepipe.client import LineClient, open_stream
 from hosepipe.errors import HosepipeError
 from hosepipe.files.client import BUFFER, Progress, part_of
 
@@ -60,7 +59,13 @@ def fetch_classic(address: str | Address, path: str, dest: str | Path | BinaryIO
     ``progress(done, 0)`` is called as bytes arrive (0: the total is not known).
     :class:`NothingSent` if the server sent nothing (no file is written then).
     """
-    with connect(address, timeout=timeout, authkey=authkey) as client:
+    stream = open_stream(address, timeout=timeout)
+    try:
+        client = LineClient(stream, timeout=timeout, authkey=authkey)
+    except BaseException:
+        stream.close()
+        raise
+    with client:
         client.send(path.encode("utf-8", "surrogateescape") + b"\n")
         if not isinstance(dest, str | Path):
             done = _copy(client, dest, progress)

@@ -33,8 +33,8 @@ import time
 import unicodedata
 from typing import Any
 
+from hosepipe.conversations.messages import Sink
 from hosepipe.service import ServiceError
-from hosepipe.services.message import Sink
 
 __all__ = ["STALE", "UploadSink", "check_upload_name", "sweep_stale"]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from hosepipe.address import Address, parse_address
 from hosepipe.gate import AuthGate
 from hosepipe.limits import Limits
+from hosepipe.ratelog import RateLimitedLog, limit_log
 from hosepipe.service import Context, Conversation, Service
 from hosepipe.transports.base import Endpoint, Listener, Stream
 from hosepipe.transports.listen import peer_name
@@ -192,28 +193,7 @@ class Tally:
         self.bound.leave(self.peer)
 
 
-class RateLimitedLog:
-    """Log a recurring warning at most once per ``interval`` seconds, with a count."""
 
-    def __init__(self, interval: float = 1.0) -> None:
-        self.interval = interval
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def warning(self, key: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last.get(key, -1e9) < self.interval:
-                self._suppressed[key] = self._suppressed.get(key, 0) + 1
-                return
-            self._last[key] = now
-            extra = self._suppressed.pop(key, 0)
-        suffix = f" ({extra} more like this suppressed)" if extra else ""
-        log.warning(message + suffix, *args)
-
-
-limit_log = RateLimitedLog()
 
 
 class SourceRate:

@@ -1,10 +1,12 @@
 """One connection served start to end on the calling thread.
 
-The thread and fork models call :func:`serve_connection`: the TLS handshake for
-``tls://`` bindings, then a :class:`~hosepipe.driving.driver.Driver` run over the
-blocking stream (:func:`hosepipe.driving.blocking.drive`), then closing and the
-accounting. :class:`Aside` runs such connections on threads of their own for the loop
-models, when a stream may not be made non-blocking (our own stdio).
+The fork model calls :func:`serve_connection`: the TLS handshake for ``tls://``
+bindings, then a :class:`~hosepipe.driving.driver.Driver` run over the blocking stream
+(:func:`hosepipe.driving.blocking.drive`), then closing and the accounting. The thread
+model's workers call :func:`continue_connection` for a connection whose driver was
+started in the hub's loop (it had not spoken yet). :class:`Aside` runs connections on
+threads of their own for the loop models, when a stream may not be made non-blocking
+(our own stdio).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hosepipe.transports.base import Stream
 from hosepipe.transports.streams import SocketStream
 from hosepipe.transports.tls import secure_accepted
 
-__all__ = ["Aside", "serve_connection"]
+__all__ = ["Aside", "continue_connection", "serve_connection"]
 
 
 def _no_wake() -> None:
@@ -43,21 +45,37 @@ def serve_connection(bound: Bound, stream: Stream, peer: str,
         limit_log.warning(f"tls:{bound.local}", "%s: %s", tally.label, exc)
         tally.done(f"refused: {exc}")
         return
+    driver = Driver(bound.limits, label=tally.label, on_done=tally.done)
+    driver.open(bound.conversation, bound.context(peer))
+    continue_connection(bound, stream, driver, track)
+
+
+def continue_connection(bound: Bound, stream: Stream, driver: Driver,
+                        track: Callable[[Stream | None], None] = lambda stream: None, *,
+                        rest_after: float | None = None) -> bool:
+    """Drive an open connection on this thread to its end, then close it; or, with
+    ``rest_after``, until it has been quiet that long: then return True, leaving the
+    stream open for the caller to wait on elsewhere."""
+    stream.set_blocking(True)
     wake = Wake() if bound.service.pushes else None
-    driver = Driver(bound.limits, label=tally.label, on_done=tally.done,
-                    waker=wake.set if wake is not None else _no_wake)
+    driver.waker = wake.set if wake is not None else _no_wake
+    driver.thread = threading.get_ident()
+    driver.drain()  # anything pushed while the connection moved here
     track(stream)
+    rested = False
     try:
-        driver.open(bound.conversation, bound.context(peer))
-        drive(driver, stream, wake)
-        with contextlib.suppress(HosepipeError):
-            stream.send_eof()
+        rested = drive(driver, stream, wake, rest_after=rest_after)
+        if not rested:
+            with contextlib.suppress(HosepipeError):
+                stream.send_eof()
     finally:
         track(None)
-        stream.close()
         if wake is not None:
             wake.close()
-        driver.abort("cut at shutdown")  # no-op if it finished; else ends it, accounted
+        if not rested:
+            stream.close()
+            driver.abort("cut at shutdown")  # no-op if it finished; else ends it, accounted
+    return rested
 
 
 class Aside:

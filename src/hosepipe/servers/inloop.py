@@ -16,7 +16,13 @@ within ``handshake_timeout``; then the same loop runs over the TLS socket (file 
 are copied through it, never ``sendfile``d past the encryption).
 
 A stream that may not be made non-blocking (our own stdio, shared with whoever started
-us) is not driven here: :func:`serve_elsewhere` runs it on a thread of its own.
+us) is not driven here: the models run it on a thread of their own
+(:class:`~hosepipe.servers.blocking.Aside`).
+
+With ``hand_over``, a connection stays here only until its peer has something to say
+(the thread model: a worker for each connection that has sent a byte, not for every one
+that is merely open): at the first readable event the connection leaves the loop, its
+driver and stream going to ``hand_over`` as they are.
 """
 
 from __future__ import annotations
@@ -43,28 +49,42 @@ _WAIT = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWri
 
 
 class LoopConnection:
-    __slots__ = ("area", "bound", "driver", "events", "hub", "on_end", "peer", "scheduled",
-                 "stream", "tally", "timer_at", "tls", "tls_due", "write_events")
+    __slots__ = ("area", "bound", "driver", "events", "gone", "hand_over", "hub", "on_end",
+                 "peer", "scheduled", "stream", "tally", "timer_at", "tls", "tls_due",
+                 "write_events")
 
     def __init__(self, hub: Hub, bound: Bound, stream: Stream, peer: str,
-                 *, area: memoryview, on_end: Callable[[LoopConnection], None]) -> None:
+                 *, area: memoryview, on_end: Callable[[LoopConnection], None],
+                 hand_over: Callable[[LoopConnection], None] | None = None,
+                 driver: Driver | None = None, tally: Tally | None = None) -> None:
+        """``driver`` and ``tally``: a connection coming back from a worker thread,
+        already open (and past its TLS handshake)."""
         self.hub = hub
         self.bound = bound
         self.peer = peer
+        self.hand_over = hand_over
+        self.gone = False  # handed over: events and timers are no longer ours
         self.area = area  # the loop's receive buffer
         self.on_end = on_end
         self.events = 0  # registered for the read descriptor (or the only one)
         self.write_events = 0  # registered for a separate write descriptor
         self.timer_at = math.inf
         self.scheduled = False  # a drain or read is queued on the hub (call_soon)
-        self.driver: Driver | None = None
+        self.driver = driver
         self.tls = bound.tls is not None
         self.tls_due = math.inf
-        self.tally = Tally(bound, peer)
+        self.tally = tally or Tally(bound, peer)
         stream.set_blocking(False)
         self.stream = stream
 
     def start(self) -> None:
+        if self.driver is not None:  # back from a worker: wait here for the peer again
+            self.driver.waker = self._wake
+            self.driver.thread = self.hub.thread
+            self.driver.drain()
+            self._flush()
+            self.update()
+            return
         if self.bound.tls is None:
             self._converse()
             return
@@ -117,8 +137,18 @@ class LoopConnection:
         if mask & selectors.EVENT_WRITE:
             self._flush()
         if mask & selectors.EVENT_READ:
+            if self.hand_over is not None and not self.driver.finished:
+                self._leave()
+                return
             self._read()
         self.update()
+
+    def _leave(self) -> None:
+        """The peer has something to say: give the connection to ``hand_over``."""
+        assert self.hand_over is not None
+        self._want(0, math.inf)
+        self.gone = True
+        self.hand_over(self)
 
     def _read(self) -> None:
         driver = self.driver
@@ -183,7 +213,7 @@ class LoopConnection:
             driver.progress(sent)
 
     def on_timer(self, when: float) -> None:
-        if when != self.timer_at:
+        if when != self.timer_at or self.gone:
             return  # stale: a newer timer replaced this one
         self.timer_at = math.inf
         if self.driver is None:
@@ -205,7 +235,7 @@ class LoopConnection:
 
     def _drain(self) -> None:
         self.scheduled = False
-        if self.driver is not None:
+        if self.driver is not None and not self.gone:
             self.driver.drain()
             self._flush()
             if self.tls and self.driver.wants_read and self.stream.buffered():
@@ -230,6 +260,8 @@ class LoopConnection:
             self.hub.call_soon(self._drain)
 
     def _want(self, events: int, due: float) -> None:
+        if self.gone:
+            return
         stream = self.stream
         if stream.read_fd == stream.write_fd:
             self.events = self._register(stream.read_fd, self.events, events)

@@ -135,7 +135,7 @@ class Superserver:
                 models["iterative"] = IterativeModel(hub)
             elif one.model == "thread":
                 pooled = [b.limits for b in bound if b.model == "thread"]
-                models["thread"] = ThreadModel(max(limits.threads for limits in pooled),
+                models["thread"] = ThreadModel(hub, max(limits.threads for limits in pooled),
                                                retire_after=max(x.thread_idle for x in pooled))
             elif one.model == "fork":
                 models["fork"] = ForkModel(self._in_child)

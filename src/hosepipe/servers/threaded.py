@@ -1,11 +1,17 @@
 """The thread model: a bounded pool of worker threads, one conversation each.
 
-Accepted connections wait in a queue for the next free worker; the pool grows on
-demand up to ``threads`` workers and never beyond, so a flood of clients costs queue
-entries (bounded by ``max_connections``), not threads; a worker idle for
-``retire_after`` seconds (the ``thread_idle`` limit) ends, so a burst does not leave its
-threads behind. On shutdown, the workers finish their conversations within the grace
-period; then their streams are cut.
+A connection gets a worker only once its peer has sent something. Until then it waits
+in the hub's loop (:class:`~hosepipe.servers.inloop.LoopConnection`, with its
+conversation already open, so services that speak first and TLS handshakes go on
+there), where an idle or slow peer costs no thread: connections that only connect can
+never starve the pool. At its first readable event the connection -- driver, stream
+and all -- joins a queue for the next free worker, which drives it blocking to its end.
+
+The pool grows on demand up to ``threads`` workers and never beyond, so a flood of
+clients costs queue entries (bounded by ``max_connections``), not threads; a worker
+idle for ``retire_after`` seconds (the ``thread_idle`` limit) ends, so a burst does not
+leave its threads behind. On shutdown, the workers finish their conversations within
+the grace period; then their streams are cut.
 """
 
 from __future__ import annotations
@@ -15,20 +21,27 @@ import queue
 import threading
 
 from hosepipe.servers.base import Bound, Model
-from hosepipe.servers.blocking import serve_connection
-from hosepipe.transports.streams import Stream
+from hosepipe.servers.blocking import continue_connection, serve_connection
+from hosepipe.servers.hub import Hub
+from hosepipe.servers.inloop import LoopConnection
+from hosepipe.servers.selecting import RECEIVE_SIZE
+from hosepipe.transports.base import Stream
 
 __all__ = ["ThreadModel"]
 
 log = logging.getLogger("hosepipe.server")
 
-_Job = tuple[Bound, Stream, str]
+_Job = tuple[Bound, Stream, str, LoopConnection | None]
 
 
 class ThreadModel(Model):
     name = "thread"
 
-    def __init__(self, threads: int, *, retire_after: float = 5.0) -> None:
+    def __init__(self, hub: Hub, threads: int, *, retire_after: float = 5.0) -> None:
+        self.hub = hub
+        self.parked: set[LoopConnection] = set()  # open, but the peer has said nothing
+        self._returning: set[LoopConnection] = set()  # given back, not yet in the loop
+        self.receive_area = memoryview(bytearray(RECEIVE_SIZE))
         self.max_threads = threads
         self.retire_after = retire_after  # an idle worker ends after this many seconds
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -40,11 +53,49 @@ class ThreadModel(Model):
         self._streams: set[Stream] = set()
 
     def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
+        if not stream.nonblocking:  # cannot wait in the loop (stdio): a worker now
+            self._queue((bound, stream, peer, None))
+            return
+        self._park(LoopConnection(self.hub, bound, stream, peer, area=self.receive_area,
+                                  on_end=self.parked.discard, hand_over=self._hand_over))
+
+    def _park(self, connection: LoopConnection) -> None:
+        self.parked.add(connection)
+        connection.start()
+
+    def _hand_over(self, connection: LoopConnection) -> None:
+        """The peer spoke: its connection leaves the loop for a worker."""
+        self.parked.discard(connection)
+        self._queue((connection.bound, connection.stream, connection.peer, connection))
+
+    def _give_back(self, parked: LoopConnection) -> None:
+        """From a worker: the connection went quiet; the loop waits for it from now."""
+        with self._lock:
+            self._returning.add(parked)
+        self.hub.call_soon(lambda: self._back_to_the_loop(parked))
+
+    def _back_to_the_loop(self, parked: LoopConnection) -> None:
+        """On the loop's thread: a worker gave back a connection gone quiet."""
+        with self._lock:
+            if parked not in self._returning:
+                return  # closed meanwhile, at shutdown
+            self._returning.discard(parked)
+        if self.hub.stopping:
+            assert parked.driver is not None
+            parked.driver.abort("cut at shutdown")
+            parked.stream.close()
+            return
+        self._park(LoopConnection(self.hub, parked.bound, parked.stream, parked.peer,
+                                  area=self.receive_area, on_end=self.parked.discard,
+                                  hand_over=self._hand_over, driver=parked.driver,
+                                  tally=parked.tally))
+
+    def _queue(self, job: _Job) -> None:
         with self._lock:
             self._pending += 1
             self._queued += 1
         self._grow()
-        self._jobs.put((bound, stream, peer))
+        self._jobs.put(job)
 
     def _grow(self) -> None:
         """A worker more, if jobs wait that no idle worker will take. Also called by a
@@ -88,7 +139,8 @@ class ThreadModel(Model):
                 with self._lock:
                     self._pending -= 1
 
-    def _serve(self, bound: Bound, stream: Stream, peer: str) -> None:
+    def _serve(self, bound: Bound, stream: Stream, peer: str,
+               parked: LoopConnection | None) -> None:
         current: list[Stream] = []
 
         def track(stream: Stream | None) -> None:
@@ -99,13 +151,21 @@ class ThreadModel(Model):
                 else:
                     self._streams.difference_update(current)
 
-        serve_connection(bound, stream, peer, track)
+        if parked is None:
+            serve_connection(bound, stream, peer, track)
+            return
+        assert parked.driver is not None
+        if continue_connection(bound, stream, parked.driver, track,
+                               rest_after=bound.limits.worker_rest):
+            self._give_back(parked)
 
     def active(self) -> int:
         with self._lock:
-            return self._pending
+            return self._pending + len(self.parked) + len(self._returning)
 
     def abort(self) -> None:
+        for connection in list(self.parked):
+            connection.abort("cut at shutdown")
         with self._lock:
             streams = list(self._streams)
         for stream in streams:
@@ -126,5 +186,16 @@ class ThreadModel(Model):
             except queue.Empty:
                 break
             if job is not None:
-                job[1].close()
-                job[0].leave(job[2])
+                bound, stream, peer, parked = job
+                stream.close()
+                if parked is not None and parked.driver is not None:
+                    parked.driver.abort("cut at shutdown")  # counted out by its tally
+                else:
+                    bound.leave(peer)
+        with self._lock:  # given back by a worker after the loop stopped running
+            returning = list(self._returning)
+            self._returning.clear()
+        for parked in returning:
+            parked.stream.close()
+            if parked.driver is not None:
+                parked.driver.abort("cut at shutdown")

@@ -21,13 +21,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from hosepipe.book.service import Book
+from hosepipe.conversations.messages import MessageService
 from hosepipe.errors import ConfigError
+from hosepipe.files.service import Files
 from hosepipe.service import Context, Conversation, Service
-from hosepipe.services.book import Book
 from hosepipe.services.clocks import Daytime, Time
 from hosepipe.services.echo import Echo
-from hosepipe.services.files import Files
-from hosepipe.services.message import MessageService
 from hosepipe.services.program import Program
 from hosepipe.services.square import Square
 from hosepipe.services.text import Ni, Upper

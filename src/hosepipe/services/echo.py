@@ -7,8 +7,8 @@ tutorial echo server does.
 
 from __future__ import annotations
 
+from hosepipe.conversations.classic import ClassicConversation
 from hosepipe.service import Action, Context, Conversation, Send, Service
-from hosepipe.services.classic import ClassicConversation
 
 __all__ = ["Echo"]
 

@@ -18,10 +18,10 @@ import decimal
 import re
 from typing import Any
 
+from hosepipe.conversations.classic import ClassicConversation
+from hosepipe.conversations.messages import MessageConversation, MessageService
+from hosepipe.conversations.switch import FirstByteSwitch
 from hosepipe.service import Context, Conversation, Service, ServiceError
-from hosepipe.services.classic import ClassicConversation
-from hosepipe.services.dual import FirstByteSwitch
-from hosepipe.services.message import MessageConversation, MessageService
 
 __all__ = ["GREETING", "Square", "square_of"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hosepipe.conversations.classic import ClassicConversation
+from hosepipe.conversations.messages import MessageConversation, MessageService
+from hosepipe.conversations.switch import FirstByteSwitch
 from hosepipe.service import Context, Conversation, Service, ServiceError
-from hosepipe.services.classic import ClassicConversation
-from hosepipe.services.dual import FirstByteSwitch
-from hosepipe.services.message import MessageConversation, MessageService
 
 __all__ = ["Ni", "Upper", "ni_reply", "upper_reply"]
 

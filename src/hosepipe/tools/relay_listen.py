@@ -31,7 +31,7 @@ from typing import TextIO
 
 from hosepipe.address import Address, parse_address
 from hosepipe.errors import HosepipeError, UsageError
-from hosepipe.servers.base import RateLimitedLog
+from hosepipe.ratelog import RateLimitedLog
 from hosepipe.tools.ends import End, open_end
 from hosepipe.tools.hexdump import Dump
 from hosepipe.tools.relay import RelayOptions, relay_streams

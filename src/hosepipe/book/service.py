@@ -31,11 +31,11 @@ from hosepipe.book.store import (
     StoreUnavailable,
     open_store,
 )
+from hosepipe.conversations.classic import ClassicConversation
+from hosepipe.conversations.messages import MessageConversation, MessageService
+from hosepipe.conversations.switch import FirstByteSwitch
 from hosepipe.errors import ConnectError
 from hosepipe.service import Context, Conversation, Service, ServiceError
-from hosepipe.services.classic import ClassicConversation
-from hosepipe.services.dual import FirstByteSwitch
-from hosepipe.services.message import MessageConversation, MessageService
 
 __all__ = ["Book"]
 

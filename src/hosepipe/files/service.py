@@ -21,13 +21,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hosepipe.conversations.messages import MessageConversation, MessageService, Streamed, Upload
+from hosepipe.conversations.switch import FirstByteSwitch
 from hosepipe.errors import ProtocolError
 from hosepipe.files.checksum import ChecksumCache
 from hosepipe.files.sandbox import Refused, Sandbox
 from hosepipe.files.uploads import STALE, UploadSink, check_upload_name, sweep_stale
+from hosepipe.ratelog import limit_log
 from hosepipe.service import CLOSE, Action, Context, Conversation, SendFile, Service, ServiceError
-from hosepipe.services.dual import FirstByteSwitch
-from hosepipe.services.message import MessageConversation, MessageService, Streamed, Upload
 from hosepipe.units import parse_size
 from hosepipe.wire.framing import LineDecoder
 
@@ -82,7 +83,6 @@ class _ClassicGet(Conversation):
         return [SendFile(fd, 0, info.st_size), CLOSE]
 
     def _refuse(self, reason: str) -> list[Action]:
-        from hosepipe.servers.base import limit_log  # noqa: PLC0415 - it imports services
 
         limit_log.warning("files: refused", "files: refused %s: %s", self.context.peer, reason)
         return [CLOSE]
