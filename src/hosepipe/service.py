@@ -27,6 +27,8 @@ from hosepipe.limits import Limits
 __all__ = [
     "CLOSE",
     "PENDING",
+    "RESUME",
+    "WAITING",
     "Action",
     "Close",
     "Context",
@@ -34,10 +36,12 @@ __all__ = [
     "Handoff",
     "Outlet",
     "Pending",
+    "Resume",
     "Send",
     "SendFile",
     "Service",
     "ServiceError",
+    "Waiting",
     "release",
 ]
 
@@ -87,9 +91,24 @@ class Pending:
     peer meanwhile -- so pipelined requests cannot make a server buffer without bound."""
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Not an action for the wire: the conversation waits for work done elsewhere (a
+    worker thread). The driver reads nothing and calls nothing until the conversation
+    pushes :data:`RESUME`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Pushed (from any thread) by a conversation that returned :data:`WAITING`: the
+    work is done; the driver calls :meth:`Conversation.resume` on its own thread."""
+
+
 CLOSE = Close()
 PENDING = Pending()
-Action = Send | SendFile | Close | Pending
+WAITING = Waiting()
+RESUME = Resume()
+Action = Send | SendFile | Close | Pending | Waiting | Resume
 
 
 def release(actions: list[Action]) -> None:
@@ -122,14 +141,18 @@ class Context:
     timers, sets :attr:`Service.pushes`.
     """
 
-    __slots__ = ("_outlet", "authenticated", "limits", "local", "peer")
+    __slots__ = ("_outlet", "authenticated", "limits", "local", "offload", "peer")
 
     def __init__(self, peer: str = "-", local: str = "-", limits: Limits | None = None, *,
-                 authenticated: bool = False) -> None:
+                 authenticated: bool = False, offload: bool = False) -> None:
         self.peer = peer
         self.local = local
         self.limits = limits if limits is not None else Limits()
         self.authenticated = authenticated
+        self.offload = offload
+        """True when the conversation runs on a loop shared by many connections (select,
+        iterative, async): slow work (hashing a big file) belongs on another thread
+        then. False on a thread or process of its own, where doing it inline is best."""
         self._outlet: Outlet = _NOWHERE
 
     def attach(self, outlet: Outlet) -> None:
@@ -149,7 +172,8 @@ class Context:
 
     def authenticated_copy(self) -> Context:
         """The same connection, once its peer has passed the authkey challenge."""
-        copy = Context(self.peer, self.local, self.limits, authenticated=True)
+        copy = Context(self.peer, self.local, self.limits, authenticated=True,
+                       offload=self.offload)
         copy._outlet = self._outlet
         return copy
 

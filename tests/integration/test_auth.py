@@ -74,6 +74,28 @@ def test_silent_peer_is_dropped_at_the_handshake_deadline(keyed: ServerProcess) 
         assert time.monotonic() - started < 5
 
 
+def test_a_trickled_handshake_is_cut_at_the_handshake_deadline(keyed: ServerProcess) -> None:
+    """A byte every 0.2 s keeps an idle deadline at bay, not the handshake's: the whole
+    handshake is one message, bounded by handshake_timeout (0.5 s here)."""
+    with socket.create_connection(("127.0.0.1", port(keyed, "upper")), timeout=10) as sock:
+        sock.settimeout(0.2)
+        answer = b"\x00\x00\x00\x30" + b"#DIGEST#" + b"x" * 40  # a 52-byte frame, slowly
+        cut = False
+        for byte in answer:  # bounded: 52 bytes, 0.2 s each at most
+            try:
+                sock.sendall(bytes([byte]))
+                while sock.recv(4096):  # the challenge; b"" once cut
+                    pass
+                cut = True
+                break
+            except TimeoutError:
+                continue
+            except OSError:
+                cut = True
+                break
+        assert cut, "the server let a trickled handshake run past its deadline"
+
+
 def test_oversize_pre_authentication_frame_is_refused(keyed: ServerProcess) -> None:
     with socket.create_connection(("127.0.0.1", port(keyed, "upper")), timeout=10) as sock:
         sock.recv(4096)

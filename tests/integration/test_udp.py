@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hosepipe import classic
 from tests.conftest import start_server
 
 
@@ -68,5 +69,25 @@ def test_no_amplification_option() -> None:
         assert blast(udp_endpoint(server.address("daytime", "udp")), 1, payload=b"") == 0
         assert blast(udp_endpoint(server.address("daytime", "udp")), 1, payload=b"x" * 64) == 1
         assert blast(udp_endpoint(server.address("echo", "udp")), 3) == 3  # same size: fine
+    finally:
+        assert server.stop() == 0
+
+
+def test_iterative_answers_datagrams_while_a_conversation_lasts() -> None:
+    """The iterative model serves one stream conversation at a time, in the hub's loop,
+    so its datagram bindings are answered meanwhile (they used to wait for it)."""
+    server = start_server("upper@tcp://127.0.0.1:0", "daytime@udp://127.0.0.1:0",
+                          "--model", "iterative")
+    try:
+        host, port = server.address("upper")[6:].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as held:
+            held.sendall(b"one\n")
+            held.settimeout(10)
+            got = b""
+            while got != b"ONE\n":  # the conversation is in flight, and stays open
+                chunk = held.recv(4 - len(got))
+                assert chunk, got
+                got += chunk
+            assert classic.daytime(server.address("daytime", "udp"), timeout=5)
     finally:
         assert server.stop() == 0

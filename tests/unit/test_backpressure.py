@@ -139,3 +139,42 @@ def test_raw_bytes_pipelined_behind_a_put_go_to_the_upload() -> None:
     out, _, _ = drain(conversation, conversation.data_received(data))
     assert replies(out) == [{"ok": {"ready": True}}, {"ok": {"stored": 5}},
                             {"ok": {"ready": True}}, {"ok": {"stored": 3}}]
+
+
+class _Slow(MessageService):
+    """Doubles a number, the slow way (elsewhere)."""
+
+    name = "slow"
+
+    def handle(self, request: Any) -> Any:
+        from hosepipe.conversations.messages import Offload  # noqa: PLC0415
+
+        return Offload(lambda: request * 2)
+
+
+def test_offloaded_work_on_a_shared_loop_answers_in_order() -> None:
+    import threading  # noqa: PLC0415
+
+    from hosepipe.driving.driver import Driver  # noqa: PLC0415
+
+    woken = threading.Event()
+    driver = Driver(Limits(), waker=woken.set)
+    driver.open(_Slow().conversation, Context(offload=True))
+    out = driver.receive(frames(1, 2, 3))  # three requests at once
+    assert out is None and driver.waiting and not driver.wants_read
+    answers = bytearray()
+    for _ in range(3):  # each answer comes with a RESUME pushed by a worker thread
+        assert woken.wait(10)
+        woken.clear()
+        driver.drain()
+        while (head := driver.head()) is not None:
+            answers += bytes(head)
+            driver.progress(len(head))
+    assert replies(bytes(answers)) == [{"ok": 2}, {"ok": 4}, {"ok": 6}]
+    assert driver.wants_read
+
+
+def test_offloaded_work_on_a_thread_of_its_own_runs_inline() -> None:
+    conversation = _Slow().conversation(Context(offload=False))
+    out, _, _ = drain(conversation, conversation.data_received(frames(21)))
+    assert replies(out) == [{"ok": 42}]

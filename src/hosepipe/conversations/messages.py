@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hosepipe.errors import CodecError, FrameTooLarge, ProtocolError
+from hosepipe.offload import Outcome, run_elsewhere
 from hosepipe.service import (
     CLOSE,
     PENDING,
+    RESUME,
+    WAITING,
     Action,
     Context,
     Conversation,
@@ -31,7 +34,8 @@ from hosepipe.wire.codecs import Codec, get_codec
 from hosepipe.wire.framing import FrameDecoder, encode_frame
 
 __all__ = [
-    "MessageConversation", "MessageService", "Sink", "Streamed", "Upload", "error_envelope",
+    "MessageConversation", "MessageService", "Offload", "Sink", "Streamed", "Upload",
+    "error_envelope",
 ]
 
 log = logging.getLogger("hosepipe.service")
@@ -64,6 +68,18 @@ class Sink:
 
     def abort(self) -> None:
         """The upload will not complete (error or disconnect): discard what was written."""
+
+
+@dataclass
+class Offload:
+    """A result that takes slow work to compute (hashing a big file): ``work()`` returns
+    what :meth:`MessageService.handle` would have (a value, :class:`Streamed`,
+    :class:`Upload`) or raises :class:`ServiceError`. On a loop shared by many
+    connections it runs on a worker thread (:mod:`hosepipe.offload`) while the loop
+    serves the others, and requests behind it wait their turn; on a thread of its own
+    it simply runs."""
+
+    work: Callable[[], Any]
 
 
 @dataclass
@@ -101,6 +117,8 @@ class MessageConversation(Conversation):
         self._codec: Codec | None = None
         self._upload: Upload | None = None
         self._uploaded = 0
+        self._away = False  # an Offload's work is running elsewhere
+        self._outcome: Outcome | None = None  # ... and this is what it came to
 
     def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
         if self._codec is not None and self._upload is None:
@@ -110,6 +128,8 @@ class MessageConversation(Conversation):
                 return self._agree_codec(payload, greeting) or [Send(greeting[0])]
             if payload is not None:  # one whole request, the usual case: no queueing
                 reply, extra = self._answer(payload)
+                if reply is None:  # offloaded: the answer comes with RESUME
+                    return [WAITING]
                 if not extra and self._upload is None:
                     return [Send(reply)]
                 if self._upload is None:  # a file follows: the next request waits for it
@@ -131,8 +151,20 @@ class MessageConversation(Conversation):
         return out + self._answer_frames()
 
     def resume(self) -> list[Action]:
-        """Answer more of the requests held (the output has drained)."""
-        return self._answer_frames()
+        """Answer more of the requests held (the output has drained, or offloaded work
+        is done)."""
+        if self._outcome is None:
+            return self._answer_frames()
+        (ok, value), self._outcome = self._outcome, None
+        self._away = False
+        reply, extra = self._finish(value) if ok else (self._error_reply(value), [])
+        actions: list[Action] = [Send(reply)]
+        if self._upload is not None:
+            self._take_upload(b"", actions)
+            return actions
+        if extra:  # raw bytes follow this reply; the next request waits until sent
+            return [*actions, *extra, PENDING]
+        return [*actions, *self._answer_frames()]
 
     def _take_upload(self, data: bytes, out: list[Action]) -> bytes:
         """Give the upload its bytes; return what is left for the frame decoder."""
@@ -178,6 +210,8 @@ class MessageConversation(Conversation):
                 if hello.is_hello(payload):
                     continue
             reply, extra = self._answer(payload)
+            if reply is None:  # offloaded: the rest waits for the answer, in order
+                return [*self._flushed(out, actions), WAITING]
             out.append(reply)
             produced += len(reply)
             if self._upload is not None:  # what is held after this frame is the upload's
@@ -223,8 +257,9 @@ class MessageConversation(Conversation):
         self._codec = get_codec(self.service.codec)
         return None
 
-    def _answer(self, payload: bytes) -> tuple[bytes, list[Action]]:
-        """The reply frame to one request, and any raw actions that follow it."""
+    def _answer(self, payload: bytes) -> tuple[bytes | None, list[Action]]:
+        """The reply frame to one request, and any raw actions that follow it; or None
+        when the work was offloaded (the reply comes with :meth:`resume`)."""
         codec = self._codec
         assert codec is not None
         try:
@@ -233,8 +268,26 @@ class MessageConversation(Conversation):
             return self._error_reply(codec.decode_error(exc)), []
         try:
             result = self.service.handle(request)
+            if isinstance(result, Offload):
+                if self.context.offload:
+                    self._away = True
+                    run_elsewhere(result.work, self._done)
+                    return None, []
+                result = result.work()  # on a thread of our own: just do it
         except Exception as exc:
             return self._error_reply(exc), []
+        return self._finish(result)
+
+    def _done(self, outcome: Outcome) -> None:
+        """On a worker thread: keep the outcome; the driver calls resume() for it."""
+        self._outcome = outcome
+        if not self.context.push(RESUME):  # the peer has gone: nothing will take it
+            ok, result = outcome
+            if ok and isinstance(result, Streamed):
+                release(result.actions)
+
+    def _finish(self, result: Any) -> tuple[bytes, list[Action]]:
+        """A handler's result as a reply frame and the raw actions that follow it."""
         extra: list[Action] = []
         if isinstance(result, (Streamed, Upload)):
             if isinstance(result, Streamed):
@@ -293,9 +346,12 @@ class MessageConversation(Conversation):
 
     @property
     def partial(self) -> bool:  # an upload's raw bytes are paced by the idle timeout
-        return self._upload is None and self._frames.holding
+        return self._upload is None and not self._away and self._frames.holding
 
     def closed(self) -> None:
+        if self._outcome is not None and self._outcome[0]:  # done after the peer left
+            result = self._outcome[1]
+            release(result.actions if isinstance(result, Streamed) else [])
         if self._upload is not None:  # the peer left mid-upload: nothing half-written stays
             self._upload.sink.abort()
             self._upload = None

@@ -56,8 +56,10 @@ from hosepipe.service import (
     Conversation,
     Outlet,
     Pending,
+    Resume,
     Send,
     SendFile,
+    Waiting,
     release,
 )
 
@@ -111,6 +113,8 @@ class Driver(Outlet):
         self.eof = False  # the peer ended its stream
         self.eof_held = False  # ... and eof_received() waits for the held messages
         self.backlog = False  # the conversation returned PENDING
+        self.waiting = False  # ... or WAITING: it pushes RESUME when its work is done
+        self._resume_now = False  # RESUME was pushed
         now = clock()
         self.last_read = self.last_progress = now
         self.message_started: float | None = None
@@ -252,15 +256,15 @@ class Driver(Outlet):
     # -- what the model asks -------------------------------------------------------------
     @property
     def wants_read(self) -> bool:
-        return not (self.finished or self.closing or self.eof or self.backlog) and (
-            self.queued < self.limits.high_water)
+        return not (self.finished or self.closing or self.eof or self.backlog
+                    or self.waiting) and self.queued < self.limits.high_water
 
     @property
     def resting(self) -> bool:
         """True while nothing is held: no output, no partial message, no answers held
         back, no pause to wait for -- the connection only waits for its peer."""
-        return not (self.out or self.backlog or self.closing or self.eof or self.finished
-                    or self.message_started is not None or self._pausing)
+        return not (self.out or self.backlog or self.waiting or self.closing or self.eof
+                    or self.finished or self.message_started is not None or self._pausing)
 
     @property
     def _pausing(self) -> bool:
@@ -368,6 +372,10 @@ class Driver(Outlet):
                 self.closing = True
             elif isinstance(action, Pending):
                 self.backlog = True
+            elif isinstance(action, Waiting):
+                self.waiting = True
+            elif isinstance(action, Resume):
+                self._resume_now = True
         if was_empty and self.out:
             self.last_progress = self.clock()  # the send deadline starts now
 
@@ -377,12 +385,20 @@ class Driver(Outlet):
         for _ in range(1000):  # bounded: each round queues output or clears a flag
             if self.finished:
                 return
+            if self._resume_now:  # the work it waited for is done
+                self._resume_now = self.waiting = False
+                self.backlog = False
+                assert self.conversation is not None
+                self._call(self.conversation.resume)
+                continue
+            if self.waiting:
+                break
             if self.backlog and not self.regions and self.queued < self.limits.high_water // 2:
                 self.backlog = False
                 assert self.conversation is not None
                 self._call(self.conversation.resume)
                 continue
-            if self.eof_held and not self.backlog:
+            if self.eof_held and not self.backlog and not self.waiting:
                 self.eof_held = False
                 assert self.conversation is not None
                 self._call(self.conversation.eof_received)
@@ -396,7 +412,7 @@ class Driver(Outlet):
             return
         self.eof = True
         self.message_started = None
-        if self.backlog:
+        if self.backlog or self.waiting:
             self.eof_held = True
         else:
             assert self.conversation is not None

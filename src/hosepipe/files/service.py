@@ -21,7 +21,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hosepipe.conversations.messages import MessageConversation, MessageService, Streamed, Upload
+from hosepipe.conversations.messages import (
+    MessageConversation,
+    MessageService,
+    Offload,
+    Streamed,
+    Upload,
+)
 from hosepipe.conversations.switch import FirstByteSwitch
 from hosepipe.errors import ProtocolError
 from hosepipe.files.checksum import ChecksumCache
@@ -118,8 +124,15 @@ class _FileMessages(MessageService):
 
     def _stat(self, request: dict[str, Any]) -> Any:
         fd, info = self.files.sandbox.open_file(self._path(request))
+        want = bool(request.get("sha256"))
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if not want or self.files.checksums.lookup(key) is not None:
+            return self._stat_of(fd, info, want)  # nothing to read, or the hash is known
+        return Offload(lambda: self._stat_of(fd, info, want))
+
+    def _stat_of(self, fd: int, info: os.stat_result, want: bool) -> Any:
         try:
-            sha = self.files.checksums.sha256(fd, info) if request.get("sha256") else None
+            sha = self.files.checksums.sha256(fd, info) if want else None
         finally:
             os.close(fd)
         return {"size": info.st_size, "mtime": info.st_mtime, "sha256": sha}
@@ -129,11 +142,22 @@ class _FileMessages(MessageService):
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise ServiceError("bad-request", "offset must be a non-negative integer")
         fd, info = self.files.sandbox.open_file(self._path(request))
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        sha = self.files.checksums.lookup(key)
+        if sha is not None:  # known: no reading before sending
+            return self._streamed(fd, info, offset, sha)
+        return Offload(lambda: self._hashed(fd, info, offset))  # not on a shared loop
+
+    def _hashed(self, fd: int, info: os.stat_result, offset: int) -> Streamed:
         try:
             sha = self.files.checksums.sha256(fd, info)
         except OSError as exc:
             os.close(fd)
             raise ServiceError("io-error", f"cannot read the file: {exc.strerror}") from None
+        return self._streamed(fd, info, offset, sha)
+
+    @staticmethod
+    def _streamed(fd: int, info: os.stat_result, offset: int, sha: str) -> Streamed:
         offset = min(offset, info.st_size)
         header = {"size": info.st_size, "mtime": info.st_mtime, "sha256": sha, "offset": offset}
         return Streamed(header, [SendFile(fd, offset, info.st_size - offset)])

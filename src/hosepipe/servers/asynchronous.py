@@ -95,7 +95,7 @@ class _Stream(asyncio.Protocol):
         self.driver = Driver(self.bound.limits, label=tally.label, on_done=tally.done,
                              waker=self._wake)
         self.runner.connections.add(self)
-        self.driver.open(self.bound.conversation, self.bound.context(peer))
+        self.driver.open(self.bound.conversation, self.bound.context(peer, offload=True))
         self._pump()
         self._after()
 

@@ -102,8 +102,9 @@ class Bound:
     def is_endpoint(self) -> bool:
         return isinstance(self.listener, Endpoint)
 
-    def context(self, peer: str) -> Context:
-        return Context(peer=peer, local=self.local, limits=self.limits)
+    def context(self, peer: str, *, offload: bool = False) -> Context:
+        """``offload``: the conversation runs on a loop shared by many connections."""
+        return Context(peer=peer, local=self.local, limits=self.limits, offload=offload)
 
     def conversation(self, context: Context) -> Conversation:
         """A new conversation for ``context``'s connection, behind the binding's gates."""

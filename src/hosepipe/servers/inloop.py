@@ -126,7 +126,8 @@ class LoopConnection:
     def _converse(self) -> None:
         self.driver = Driver(self.bound.limits, label=self.tally.label,
                              on_done=self.tally.done, waker=self._wake)
-        self.driver.open(self.bound.conversation, self.bound.context(self.peer))
+        self.driver.open(self.bound.conversation,
+                         self.bound.context(self.peer, offload=self.hand_over is None))
         self._flush()
         self.update()
 

@@ -34,7 +34,8 @@ class IterativeModel(Model):
         self.aside = Aside()  # streams that may not be made non-blocking (stdio)
 
     def _bound(self) -> list[Bound]:
-        return [b for b in self.hub.bound if b.model == self.name]
+        """The stream bindings of this model (datagrams are answered all along)."""
+        return [b for b in self.hub.bound if b.model == self.name and not b.address.is_datagram]
 
     def accepted(self, bound: Bound, stream: Stream, peer: str) -> None:
         if not stream.nonblocking:
