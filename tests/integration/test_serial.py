@@ -54,8 +54,17 @@ def bench(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     # the iterative model serves one conversation at a time, and a line's never ends:
     # a server for each line
     groups = [[arg] for arg in args] if request.param == "iterative" else [args]
+    servers: list[ServerProcess] = []
     try:
-        servers = [start_server(*group, *options) for group in groups]
+        servers += [start_server(*group, *options) for group in groups]
+    except BaseException:  # no server: nothing of this bench may outlive it
+        for server in servers:
+            server.stop()
+        for line in lines.values():
+            line.close()
+        for master, _ in ptys.values():
+            os.close(master)
+        raise
     finally:
         for _, slave in ptys.values():
             os.close(slave)  # the server has its own
