@@ -12,7 +12,7 @@ ARGS   ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,fast,postgres,plot]'
+	$(PY) -m pip install --quiet -e '.[test,fast,postgres,plot,serial]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/idle.py
 	$(PY) benchmarks/relay.py
 	$(PY) benchmarks/bench_tool.py
+	$(PY) benchmarks/wires.py
 
 ## make fuzz: every fuzz target under atheris, SECONDS each (default 60)
 SECONDS ?= 60

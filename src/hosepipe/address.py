@@ -11,6 +11,8 @@ Every command and API takes an address as text. The forms are::
     exec:COMMAND           a program whose stdin/stdout is the stream
     stdio:                 this process's own stdin/stdout
     memory://NAME          a connection inside this process (tests, embedding)
+    fifo:///PATH           named pipes: a well-known FIFO, a private pair per client
+    serial:///DEVICE?...   a serial line (pySerial); serial:loop://, serial:socket://H:P
 
 Port 0 asks the OS for a free port; the server reports the one it got. Each scheme
 belongs to one transport module (:mod:`hosepipe.transports.registry`), which parses
@@ -78,5 +80,6 @@ def parse_address(text: str | Address) -> Address:
         return _parse_inet("tcp", "//" + text, text)
     raise AddressError(
         f"{text!r} is not an address; use tcp://HOST:PORT, udp://HOST:PORT, "
-        "unix:///PATH, unix:@NAME, pipe:, exec:COMMAND or stdio:"
+        "unix:///PATH, unix:@NAME, pipe:, exec:COMMAND, stdio:, fifo:///PATH or "
+        "serial:///DEVICE"
     )

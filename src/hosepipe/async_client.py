@@ -5,13 +5,15 @@ challenge, hello, envelopes, raw regions) over an asyncio stream pair:
 ``asyncio.open_connection`` for tcp:// and tls://, ``open_unix_connection`` for
 unix://, and for ``pipe:`` a forked child serving ``service`` whose two pipes are
 handed to the event loop (``connect_read_pipe`` / ``connect_write_pipe``); closing the
-client ends and reaps that child.
+client ends and reaps that child. ``fifo://`` registers on a thread (the handshake waits
+for the server) and hands its two FIFOs to the loop the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 from dataclasses import dataclass
@@ -20,7 +22,9 @@ from typing import Any
 from hosepipe.address import Address, InetAddress, PipeAddress, UnixAddress, parse_address
 from hosepipe.errors import ConnectError, ConnectionClosed, Timeout, UsageError, reason_of
 from hosepipe.service import Service
-from hosepipe.transports.connect import ChildStream
+from hosepipe.transports.connect import ChildStream, connect_stream
+from hosepipe.transports.fifo import FifoAddress
+from hosepipe.transports.streams import FdStream
 from hosepipe.transports.tls import client_context
 from hosepipe.wire.framing import MAX_FRAME
 from hosepipe.wire.messages import ClientProtocol, run_handshake_async
@@ -36,7 +40,7 @@ class _Link:
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    child: ChildStream | None = None  # a pipe: child, ended and reaped on close
+    child: FdStream | None = None  # a pipe: child (ended and reaped on close), FIFOs
     read_transport: asyncio.BaseTransport | None = None  # its read pipe
 
     async def close(self) -> None:
@@ -51,8 +55,9 @@ class _Link:
         self.child = None
 
 
-async def _open_pipes(child: ChildStream) -> _Link:
-    """asyncio streams over a ``pipe:`` child's two pipes (the loop owns them now)."""
+async def _open_pipes(child: FdStream) -> _Link:
+    """asyncio streams over the two descriptors of a ``pipe:`` child's pipes or a
+    ``fifo:`` client's FIFOs (the loop owns them now)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=RECEIVE_SIZE)
     child.owned = False  # the transports below close the descriptors
@@ -65,8 +70,22 @@ async def _open_pipes(child: ChildStream) -> _Link:
     return link
 
 
+async def _open_fifo(address: Address, timeout: float | None) -> _Link:
+    """A fifo: connection: registered on a thread (it waits for the server's answer)."""
+    loop = asyncio.get_running_loop()
+    stream = await loop.run_in_executor(
+        None, functools.partial(connect_stream, address, timeout=timeout))
+    assert isinstance(stream, FdStream)
+    try:
+        return await _open_pipes(stream)
+    except BaseException:
+        stream.owned = True
+        stream.close()
+        raise
+
+
 async def _open(address: Address, tls: ssl.SSLContext | None,
-                service: Service | None) -> _Link:
+                service: Service | None, timeout: float | None = None) -> _Link:
     if isinstance(address, InetAddress) and not address.is_datagram:
         context = (tls or client_context()) if address.scheme == "tls" else None
         return _Link(*await asyncio.open_connection(address.host, address.port, ssl=context))
@@ -84,7 +103,10 @@ async def _open(address: Address, tls: ssl.SSLContext | None,
             child.owned = True
             child.close()
             raise
-    raise UsageError(f"AsyncClient connects to tcp://, tls://, unix:// or pipe:, not {address}")
+    if isinstance(address, FifoAddress):
+        return await _open_fifo(address, timeout)
+    raise UsageError(f"AsyncClient connects to tcp://, tls://, unix://, fifo:// or pipe:, "
+                     f"not {address}")
 
 
 class AsyncClient:
@@ -108,7 +130,7 @@ class AsyncClient:
         """Connect and run the handshake; the arguments are :class:`Client`'s."""
         address = parse_address(address)
         try:
-            link = await asyncio.wait_for(_open(address, tls, service), timeout)
+            link = await asyncio.wait_for(_open(address, tls, service, timeout), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise ConnectError(f"cannot connect to {address}: {reason_of(exc)}") from exc
         protocol = ClientProtocol(codec=codec, max_frame=max_frame, authkey=authkey, raw=raw,

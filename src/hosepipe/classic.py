@@ -33,6 +33,7 @@ from hosepipe.line_client import DEFAULT_PAUSE
 from hosepipe.services import BUILTINS
 from hosepipe.services.clocks import rfc868_decode
 from hosepipe.transports.connect import connect_datagram
+from hosepipe.transports.serial import SerialAddress
 
 __all__ = [
     "MODES", "connect", "daytime", "echo", "is_error_reply", "ni", "rfc868_time", "square",
@@ -111,7 +112,18 @@ def _speaks_first(address: Address, service: str, timeout: float | None,
         return _datagram(address, b"", timeout, authkey)
     with connect(address, service, timeout=timeout, authkey=authkey) as client:
         client.send_eof()
+        if isinstance(address, SerialAddress):  # a line never ends: one reply is whole
+            return _one_reply(client, service)  # at its newline (daytime), 4 bytes (time)
         return client.read_to_end(limit=4096)
+
+
+def _one_reply(client: LineClient, service: str) -> bytes:
+    if service == "daytime":
+        return client.read_reply(1, strict=True)
+    data = b""
+    while len(data) < 4 and (more := client.receive_some()):
+        data += more
+    return data[:4]
 
 
 def daytime(address: str | Address, *, timeout: float | None = 10.0,

@@ -21,8 +21,10 @@ from hosepipe.address import parse_address
 from hosepipe.transports.base import Stream
 from hosepipe.transports.connect import connect_stream
 from hosepipe.transports.listen import open_listener
+from hosepipe.transports.serial_streams import TtyStream
 from hosepipe.transports.streams import FdStream, SocketStream
 from hosepipe.transports.tls import secure_accepted
+from tests.lines import SocatLine
 
 Pair = tuple[Stream, Stream]
 
@@ -88,12 +90,84 @@ def tls_pair(tmp: Path) -> Pair:
     return client, done[0]
 
 
+def fifo_pair(tmp: Path) -> Pair:
+    """A client's pair of FIFOs, registered with a fifo:// listener and accepted by it
+    (the client's connect waits for the listener, so it runs on a thread)."""
+    listener = open_listener(parse_address(f"fifo://{tmp}/conformance.fifo"))
+    clients: list[Stream] = []
+    connector = threading.Thread(target=lambda: clients.append(
+        connect_stream(listener.bound, timeout=10)))  # type: ignore[union-attr]
+    connector.start()
+    try:
+        accepted = None
+        for _ in range(2000):
+            accepted = listener.accept_nowait()  # type: ignore[union-attr]
+            if accepted is not None:
+                break
+            threading.Event().wait(0.005)
+        connector.join(10)
+    finally:
+        listener.close()
+    assert accepted is not None and clients, "fifo: no connection arrived"
+    accepted[0].set_blocking(True)
+    return clients[0], accepted[0]
+
+
+def serial_pty_pair(tmp: Path) -> Pair:
+    """A pseudo-terminal: its slave opened as a serial:// endpoint (the server's end),
+    its master the far end of the line."""
+    master, slave = os.openpty()
+    try:
+        endpoint = open_listener(parse_address(f"serial://{os.ttyname(slave)}"))
+        server, _ = endpoint.open()  # type: ignore[union-attr]
+        endpoint.close()  # the stream holds a descriptor of its own
+    finally:
+        os.close(slave)
+    return TtyStream(master, "pty master", release=lambda: os.close(master)), server
+
+
+def serial_socat_pair(tmp: Path) -> Pair:
+    """Two ptys joined by socat, each end opened through serial://."""
+    line = SocatLine(tmp)
+    try:
+        client = connect_stream(f"serial://{line.b}?baudrate=115200")
+        endpoint = open_listener(parse_address(f"serial://{line.a}?baudrate=115200"))
+        server, _ = endpoint.open()  # type: ignore[union-attr]
+        endpoint.close()
+    except BaseException:
+        line.close()
+        raise
+    _LINES[id(client)] = line
+    return client, server
+
+
+def serial_url_pair(tmp: Path) -> Pair:
+    """A pySerial URL handler (socket://) as the server's end: the endpoint dials a
+    listening socket, whose accepted end is the far end of the line."""
+    raw = socket.create_server(("127.0.0.1", 0))
+    try:
+        endpoint = open_listener(parse_address(
+            f"serial:socket://127.0.0.1:{raw.getsockname()[1]}"))
+        server, _ = endpoint.open()  # type: ignore[union-attr]
+        conn, _ = raw.accept()
+    finally:
+        raw.close()
+    return SocketStream(conn, "far end"), server
+
+
+_LINES: dict[int, SocatLine] = {}
+
+
 PAIRS: dict[str, Callable[[Path], Pair]] = {
     "tcp": tcp_pair,
     "unix": unix_pair,
     "tls": tls_pair,
     "memory": memory_pair,
     "pipe": pipe_pair,
+    "fifo": fifo_pair,
+    "serial-pty": serial_pty_pair,
+    "serial-socat": serial_socat_pair,
+    "serial-url": serial_url_pair,
 }
 
 
@@ -105,6 +179,9 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pair]:
     finally:
         client.close()
         server.close()
+        line = _LINES.pop(id(client), None)
+        if line is not None:
+            line.close()
 
 
 @pytest.fixture

@@ -78,6 +78,8 @@ def test_both_directions_at_once(pair: Pair) -> None:
 def test_half_close_ends_one_direction_only(pair: Pair, transport: str) -> None:
     if transport == "tls":
         pytest.skip("Python's ssl has no half-close: send_eof is a no-op over TLS")
+    if transport.startswith("serial"):
+        pytest.skip("a serial line has no end of stream: send_eof sends nothing")
     client, server = pair
     client.send_all(b"question", DEADLINE)
     client.send_eof()
@@ -133,12 +135,19 @@ def test_abort_from_another_thread_ends_a_blocked_receive(pair: Pair) -> None:
     assert outcome[0] == b"" or isinstance(outcome[0], TransportError)
 
 
-def test_a_peer_vanishing_mid_message(pair: Pair) -> None:
+def test_a_peer_vanishing_mid_message(pair: Pair, transport: str) -> None:
+    if transport == "serial-socat":
+        pytest.skip("socat's pty link does not pass on the far end's close, as a serial "
+                    "line without carrier detect cannot")
     client, server = pair
     client.send_all(b"\x00\x00\x01\x00half a fr", DEADLINE)
     client.close()
     try:
-        assert receive_to_end(server) == b"\x00\x00\x01\x00half a fr"
+        received = receive_to_end(server)
+        if transport == "serial-pty":  # a pty's hang-up flushes what was not yet read
+            assert received in (b"", b"\x00\x00\x01\x00half a fr")
+        else:
+            assert received == b"\x00\x00\x01\x00half a fr"
     except ConnectionClosed:
         pass  # a reset may come instead of an end: both are an end to the reader
     with pytest.raises(TransportError):

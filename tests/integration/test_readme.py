@@ -298,7 +298,8 @@ class Shell:
         for tool in ("nc", "rdate"):
             if re.search(rf"(^|[|;]\s*){tool}\b", command.text) and not shutil.which(tool):
                 pytest.skip(f"{tool} is not installed (.ci/run installs it)")
-        result = self.world.run(self.rewrite(command.text))
+        result = self.world.run(self.rewrite(command.text).replace("/tmp/",
+                                                                   f"{self.world.tmp}/"))
         assert result.returncode == 0, f"{self.where(command)}\n{result.stderr[-2000:]}"
         if command.expected is not None:
             assert re.fullmatch(output_pattern(command.expected), result.stdout), (

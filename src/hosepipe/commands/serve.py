@@ -180,7 +180,7 @@ def _serve(args: argparse.Namespace) -> int:
     # before the binding lines: a supervisor may signal as soon as it reads them
     (workers or server).install_signal_handlers()
     for bound in server.open():
-        if not bound.is_endpoint:  # stdio: the stream itself: no readiness line on it
+        if not isinstance(bound.address, StdioAddress):  # stdout is its stream: no line
             print(f"{bound.label:<10} {bound.local:<32} {bound.model}", flush=True)
     if workers is not None:
         workers.run()

@@ -119,6 +119,11 @@ class MessageConversation(Conversation):
     def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
         if self._wire.codec is not None and self._upload is None:
             payload = self._frames.only_frame(data)
+            if payload is not None and self._wire.is_hello(payload):  # see _answer_frames
+                greeting: list[bytes] = []
+                if self._first(payload, greeting) == "refused":
+                    return [*(Send(g) for g in greeting), CLOSE]
+                return [Send(greeting[0])]
             if payload is not None:  # one whole request, the usual case: no queueing
                 reply, extra = self._answer(payload)
                 if reply is None:  # offloaded: the answer comes with RESUME
@@ -190,7 +195,9 @@ class MessageConversation(Conversation):
                 return self._flushed(out, actions) + self._bad_frame(exc)
             if payload is None:
                 return self._flushed(out, actions)
-            if self._wire.codec is None:  # the first frame: a hello, or the first request
+            # a hello later on is a new peer on a stream that has no end of its own (a
+            # serial line whose far end opened it again): agree the codec anew
+            if self._wire.codec is None or self._wire.is_hello(payload):
                 first = self._first(payload, out)
                 if first == "refused":
                     return [*self._flushed(out, actions), CLOSE]

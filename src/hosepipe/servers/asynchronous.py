@@ -225,7 +225,10 @@ class _Stream(asyncio.Protocol):
 
     def _abort_transports(self) -> None:
         for transport in {self.transport, self.writer} - {None}:
-            transport.abort()  # type: ignore[union-attr]
+            try:
+                transport.abort()  # type: ignore[union-attr]
+            except NotImplementedError:  # uvloop's read pipes: closing drops nothing
+                transport.close()  # type: ignore[union-attr]
 
     def abort(self) -> None:
         if self.driver is not None:
@@ -333,7 +336,10 @@ class AsyncRunner:
 
     def adopt(self, bound: Bound, stream: Stream, peer: str) -> None:
         """Serve a stream the hub accepted (counted in already); any thread."""
-        if not stream.nonblocking:
+        # a tty goes on a thread too: uvloop's write-pipe transport takes its write end
+        # being readable for the pipe's reader having gone, and a tty is readable
+        # whenever bytes arrive
+        if not stream.nonblocking or os.isatty(stream.write_fd):
             self.aside.start(bound, stream, peer)
             return
         self.loop.call_soon_threadsafe(
@@ -354,6 +360,10 @@ class AsyncRunner:
             protocol.writer = writer
             await self.loop.connect_read_pipe(
                 lambda: protocol, os.fdopen(stream.read_fd, "rb", closefd=False))
+            if type(self.loop).__module__.startswith("uvloop") and hasattr(stream, "owned"):
+                # libuv closes a pipe's descriptor with its transport (closefd=False or
+                # not): closing them again would close numbers reused meanwhile
+                stream.owned = False
         except (OSError, ValueError) as exc:
             log.warning("%s %s: cannot serve %s: %s", bound.label, bound.local, peer, exc)
             stream.close()

@@ -61,6 +61,7 @@ class Hub:
         self._listening: set[Bound] = set()  # registered in the selector
         self._paused: set[Bound] = set()  # held back by their model (iterative)
         self._endpoints_done: set[Bound] = set()  # served their one conversation
+        self._endpoint_opened: dict[Bound, float] = {}  # when each last started one
         self.thread = threading.get_ident()  # the loop's thread, set again by run()
         self.stopping = False
         self.grace = max((b.limits.grace for b in bound), default=5.0)
@@ -175,12 +176,19 @@ class Hub:
             return
         if not bound.on_leave:
             bound.on_leave.append(lambda: self.call_soon(lambda: self._endpoint_ended(bound)))
+        self._endpoint_opened[bound] = time.monotonic()
         self._admit(bound, stream, peer)
 
     def _endpoint_ended(self, bound: Bound) -> None:
         endpoint = bound.listener
         if isinstance(endpoint, Endpoint) and endpoint.rearms:
-            self._open_endpoint(bound)
+            # no sooner than `retry` after the last start: a service that speaks and
+            # closes at once (daytime on a serial line) must not spin
+            due = self._endpoint_opened.get(bound, 0.0) + endpoint.retry
+            if due > time.monotonic():
+                self.call_at(due, lambda: self._open_endpoint(bound))
+            else:
+                self._open_endpoint(bound)
         else:
             self._endpoints_done.add(bound)
             if all(isinstance(b.listener, Endpoint) for b in self.bound) and all(

@@ -94,13 +94,22 @@ class ThreadModel(Model):
         with self._lock:
             self._pending += 1
             self._queued += 1
-            grow = self._queued > self._idle and len(self._workers) < self.max_threads
-        if grow:
-            worker = threading.Thread(target=self._work, name="hosepipe-worker", daemon=True)
-            with self._lock:
-                self._workers.append(worker)
-            worker.start()
+        self._grow()
         self._jobs.put(job)
+
+    def _grow(self) -> None:
+        """A worker more, if jobs wait that no idle worker will take. Also called by a
+        worker that has just taken a job: it may have been counted idle when the job
+        after it came, which then waited for a free worker (for ever, behind
+        conversations that never end: serial lines)."""
+        with self._lock:
+            grow = self._queued > self._idle and len(self._workers) < self.max_threads
+            if grow:
+                worker = threading.Thread(target=self._work, name="hosepipe-worker",
+                                          daemon=True)
+                self._workers.append(worker)
+        if grow:
+            worker.start()
 
     def _work(self) -> None:
         while True:
@@ -121,6 +130,7 @@ class ThreadModel(Model):
                 self._queued -= job is not None
             if job is None:
                 return
+            self._grow()
             try:
                 self._serve(*job)
             except Exception:

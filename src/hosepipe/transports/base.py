@@ -149,7 +149,8 @@ class Endpoint:
     """True: open it again when a conversation ends (a serial line); False: the binding
     is done after one conversation (stdio)."""
     retry: float = 1.0
-    """Seconds between attempts while :meth:`open` fails (a device unplugged)."""
+    """Seconds between attempts while :meth:`open` fails (a device unplugged), and the
+    least time between the starts of two conversations."""
 
     def open(self) -> tuple[Stream, str]:
         """The stream for the next conversation and its peer's name; raises

@@ -27,6 +27,8 @@ TRANSPORTS: dict[str, str] = {
     "exec": "hosepipe.transports.process",
     "stdio": "hosepipe.transports.stdio",
     "memory": "hosepipe.transports.memory",
+    "fifo": "hosepipe.transports.fifo",
+    "serial": "hosepipe.transports.serial",
 }
 
 
