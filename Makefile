@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/relay.py
 	$(PY) benchmarks/bench_tool.py
 	$(PY) benchmarks/wires.py
+	$(PY) benchmarks/tutorial.py
+	$(PY) benchmarks/room.py
 
 ## make fuzz: every fuzz target under atheris, SECONDS each (default 60)
 SECONDS ?= 60

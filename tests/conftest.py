@@ -15,15 +15,40 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psutil
 import psycopg
 import pytest
 
 from hosepipe.servers.asynchronous import new_event_loop
+from tests.measured import summary_lines
+from tests.waiting import wait_for_log
 
 SETTLE = 3.0  # seconds a test's threads, fds and children get to go away
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in summary_lines():
+        terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give Ctrl-C back to the suite and to every process it starts.
+
+    A non-interactive shell starts ``cmd &`` with SIGINT ignored, and an ignored signal
+    stays ignored across ``exec``: every hosepipe client a test runs would then ignore
+    the SIGINT the test sends it (Python raises KeyboardInterrupt only when SIGINT was
+    not ignored at start), and the Ctrl-C tests fail for where the suite was launched
+    from. That is the shell protecting a background job from the terminal's Ctrl-C,
+    which is right for the job but not for the signals a test sends on purpose. So the
+    test process takes Python's own handler back; a *handled* signal is reset to its
+    default in a child at ``exec``, so children start as they would from a terminal.
+    (``hosepipe serve`` installs its own SIGINT handler anyway; the clients keep the
+    Unix convention of honouring an inherited SIG_IGN, as ``nohup`` users expect.)
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _snapshot() -> tuple[set[int], set[int], set[int]]:
@@ -112,6 +137,11 @@ class ServerProcess:
                 self.stderr_text = self.log_file.read()
                 self.log_file.close()
         return code
+
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 30.0) -> str:
+        """Wait until the running server has logged ``text`` ``count`` times."""
+        assert self.log_file is not None and not self.log_file.closed
+        return wait_for_log(self.log_file, text, count, timeout)
 
     def log(self) -> str:
         """Everything the server wrote to stderr (stops the server first)."""

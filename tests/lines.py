@@ -14,7 +14,11 @@ __all__ = ["SocatLine"]
 class SocatLine:
     """``socat pty,raw,echo=0 pty,raw,echo=0``: two ptys, linked as ``a`` and ``b`` in
     ``directory``. :meth:`close` ends socat (both devices go, as if unplugged);
-    :meth:`start` brings them back under the same names."""
+    :meth:`start` brings them back under the same names.
+
+    Unlike a cable, socat relays both directions in one thread with blocking writes: a
+    test that streams both ways at once (echo) must bound what it has in flight, or a
+    server's backpressure and socat's blocked write wait on each other."""
 
     def __init__(self, directory: Path, name: str = "line") -> None:
         self.a, self.b = str(directory / f"{name}-a"), str(directory / f"{name}-b")

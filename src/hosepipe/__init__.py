@@ -48,6 +48,9 @@ _WHERE = {
     "ClassicConversation": "hosepipe.conversations.classic",
     "MessageService": "hosepipe.conversations.messages",
     "make_service": "hosepipe.services",
+    "AsyncRoomClient": "hosepipe.room.client",
+    "RoomClient": "hosepipe.room.client",
+    "RoomEvent": "hosepipe.room.client",
 }
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "Action",
     "Address",
     "AsyncClient",
+    "AsyncRoomClient",
     "Binding",
     "ClassicConversation",
     "Client",
@@ -71,6 +75,8 @@ __all__ = [
     "MessageService",
     "ProtocolError",
     "RemoteError",
+    "RoomClient",
+    "RoomEvent",
     "Send",
     "SendFile",
     "Service",
@@ -104,6 +110,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         UsageError,
     )
     from hosepipe.limits import Limits
+    from hosepipe.room.client import AsyncRoomClient, RoomClient, RoomEvent
     from hosepipe.servers import MODELS, Binding, Superserver
     from hosepipe.service import (
         CLOSE,

@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "hosepipe.commands.files",
     "hosepipe.tools.command",
     "hosepipe.gui.command",
+    "hosepipe.chat.command",
 )
 
 COMMANDS: dict[str, Handler] = {}

@@ -15,6 +15,9 @@ from hosepipe.wire.framing import MAX_FRAME, MAX_LINE
 __all__ = ["Limits"]
 
 
+MAY_BE_ZERO = frozenset({"grace"})  # no grace: in-flight work ends at once
+
+
 @dataclass(frozen=True, kw_only=True)
 class Limits:
     """Per-binding limits. Every field has a flag on ``hosepipe serve``."""
@@ -34,12 +37,13 @@ class Limits:
     send_timeout: float = 30.0
     """A peer that accepts none of our bytes for this long is closed."""
     pause: float = 0.05
-    """Quiet time after which an unterminated classic message counts as whole (until
-    the peer has shown it is a bare client; see ``keep_pausing``)."""
+    """With ``keep_pausing``: quiet time after which an unterminated classic message
+    counts as whole."""
     keep_pausing: bool = False
-    """End every bare classic message by the pause, not only the first: for a bare
-    client that sends one message in several pieces. Off: once a peer has waited for
-    the answer to a bare message, each receive is a message at once."""
+    """End every bare classic message by the pause, not by the receive it came in: for
+    peers that send one bare message in several writes, or a first line in pieces. Off:
+    until a peer has sent a newline, one receive is one message (as the tutorials'
+    servers take one ``recv()``), so a bare client never waits."""
     threads: int = 64
     """Worker threads of the thread model (shared by its bindings)."""
     thread_idle: float = 5.0
@@ -66,8 +70,11 @@ class Limits:
                 if not isinstance(value, bool):
                     raise ConfigError(f"limit {field.name} must be true or false, not {value!r}")
                 continue
-            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"limit {field.name} must be a positive number, not {value!r}")
+            zero_ok = field.name in MAY_BE_ZERO
+            if not isinstance(value, int | float) or isinstance(value, bool) or (
+                    value < 0 if zero_ok else value <= 0):
+                wanted = "a number, not negative" if zero_ok else "a positive number"
+                raise ConfigError(f"limit {field.name} must be {wanted}, not {value!r}")
 
     def updated(self, **changes: Any) -> Limits:
         """A copy with ``changes`` applied (``None`` values ignored), validated."""

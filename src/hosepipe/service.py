@@ -121,6 +121,8 @@ def release(actions: list[Action]) -> None:
 class Outlet:
     """Where a context's pushes go: the driver of the connection (see :mod:`hosepipe.driving`)."""
 
+    __slots__ = ()
+
     def push(self, actions: tuple[Action, ...]) -> bool:
         return False
 

@@ -10,6 +10,7 @@ run. Every wait polls with a deadline; nothing sleeps to synchronise.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -78,21 +79,35 @@ def display() -> Iterator[str]:
         log.close()
 
 
+_SHOTS_USED: list[Path] = []  # where this run's screenshots went
+
+
 @pytest.fixture(scope="package")
-def shots() -> Path:
-    if SHOTS.exists():
-        shutil.rmtree(SHOTS)
-    SHOTS.mkdir(parents=True)
-    return SHOTS
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """SHOTS, emptied for this run; or, while another copy of the suite holds it (two
+    runs side by side), a directory of this run's own, so neither deletes the other's."""
+    SHOTS.parent.mkdir(parents=True, exist_ok=True)
+    with open(SHOTS.parent / f".{SHOTS.name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(SHOTS, ignore_errors=True)
+            SHOTS.mkdir()
+            where = SHOTS
+        except BlockingIOError:
+            where = tmp_path_factory.mktemp("gui-shots")
+        _SHOTS_USED.append(where)
+        yield where  # the lock is held until the package is done
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if SHOTS.is_dir() and any(SHOTS.iterdir()):
-        names = ", ".join(sorted(p.name for p in SHOTS.glob("*.png")))
-        terminalreporter.write_line(f"GUI screenshots in {SHOTS}: {names}")
-    probe = SHOTS / "responsiveness.json"
-    if probe.exists():
-        terminalreporter.write_line(f"GUI event loop during a 64 MiB download: {probe.read_text()}")
+    for where in _SHOTS_USED:
+        if where.is_dir() and any(where.iterdir()):
+            names = ", ".join(sorted(p.name for p in where.glob("*.png")))
+            terminalreporter.write_line(f"GUI screenshots in {where}: {names}")
+        probe = where / "responsiveness.json"
+        if probe.exists():
+            terminalreporter.write_line(
+                f"GUI event loop during a 64 MiB download: {probe.read_text()}")
 
 
 def xdotool(*args: str) -> None:

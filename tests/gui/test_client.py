@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,19 @@ def sha256(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def big_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def big_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("gui-root")
-    (root / "docs" / "deep").mkdir(parents=True)
-    (root / "docs" / "report.txt").write_text("the report\n")
-    (root / "z.txt").write_bytes(b"z" * 10)
-    (root / "a.txt").write_bytes(b"a" * 3000)
-    with open(root / "big.bin", "wb") as file:
-        for _ in range(BIG // (1 << 20)):
-            file.write(os.urandom(1 << 20))
-    return root
+    try:
+        (root / "docs" / "deep").mkdir(parents=True)
+        (root / "docs" / "report.txt").write_text("the report\n")
+        (root / "z.txt").write_bytes(b"z" * 10)
+        (root / "a.txt").write_bytes(b"a" * 3000)
+        with open(root / "big.bin", "wb") as file:
+            for _ in range(BIG // (1 << 20)):
+                file.write(os.urandom(1 << 20))
+        yield root
+    finally:  # 64 MiB: not left for pytest's retention
+        shutil.rmtree(root)
 
 
 @pytest.fixture

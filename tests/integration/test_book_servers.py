@@ -22,6 +22,7 @@ from hosepipe.book.client import BookClient
 from hosepipe.book.menu import PROMPTS
 from hosepipe.book.sqlite import SqliteStore
 from tests.conftest import ServerProcess, start_server
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).parents[2]
 ARTHUR = Entry("Arthur", "1", "High St", "Camelot", "555-0100")
@@ -204,9 +205,14 @@ def test_acknowledged_adds_survive_sigkill(tmp_path: Path) -> None:
             except (ConnectionClosed, TransportError, RemoteError):
                 return
 
+        before = len(acknowledged)
         writer = threading.Thread(target=write)
         writer.start()
-        time.sleep(rng.uniform(0.02, 0.25))
+        # a random moment of the writing, however slow the machine: after a random count
+        # of this round's adds (polled, so the kill lands anywhere in the next ones)
+        wanted = before + rng.randint(1, 12)
+        wait_for(lambda w=writer, n=wanted: len(acknowledged) >= n or not w.is_alive(),
+                 "the round's adds")
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(10)
         stop.set()

@@ -167,7 +167,8 @@ def test_services_lists_every_option_with_default_and_meaning() -> None:
         assert line in text
     assert "Echo=>" in text  # the meaning, from the constructor's docstring
     infos = {info["name"]: info for info in json.loads(run_cli("services", "--json").stdout)}
-    assert set(infos) == {"echo", "daytime", "time", "square", "upper", "ni", "book", "files"}
+    assert set(infos) == {"echo", "daytime", "time", "square", "upper", "ni", "book", "files",
+                          "room"}
     assert infos["daytime"]["options"] == []
     assert infos["echo"]["addresses"] == ["tcp://127.0.0.1:50007", "udp://127.0.0.1:50007"]
 

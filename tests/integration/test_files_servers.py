@@ -21,8 +21,10 @@ from hosepipe import ConnectionClosed, RemoteError, TransportError
 from hosepipe.files.client import ChecksumMismatch, FilesClient
 from tests.conftest import FileTree, ServerProcess, make_tree, start_server
 from tests.unit.test_sandbox import REFUSED, SERVED
+from tests.waiting import wait_for
 
 MODELS = ["iterative", "thread", "fork", "select", "async"]
+BIG_SIZE = 256 << 20
 
 
 def serve_files(tree: FileTree, model: str = "select", *extra: str) -> ServerProcess:
@@ -90,16 +92,20 @@ def test_generated_names_never_serve_outside(model_server: ServerProcess) -> Non
 
 
 @pytest.fixture(scope="module")
-def big_tree(tmp_path_factory: pytest.TempPathFactory) -> FileTree:
-    tree = make_tree(tmp_path_factory.mktemp("big"))
+def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileTree]:
+    base = tmp_path_factory.mktemp("big")
+    tree = make_tree(base)
     rng = random.Random(1)
     (tree.root / "one.bin").write_bytes(b"\x7f")
     (tree.root / "odd.bin").write_bytes(rng.randbytes(3_000_001))
-    with open(tree.root / "big.bin", "wb") as file:  # 256 MiB, not all one byte
-        block = rng.randbytes(1 << 20)
-        for i in range(256):
-            file.write(block[i:] + block[:i])
-    return tree
+    try:
+        with open(tree.root / "big.bin", "wb") as file:  # 256 MiB, not all one byte
+            block = rng.randbytes(1 << 20)
+            for i in range(BIG_SIZE >> 20):
+                file.write(block[i:] + block[:i])
+        yield tree
+    finally:  # not left for pytest's retention: 256 MiB a run adds up
+        shutil.rmtree(base)
 
 
 def sha256_file(path: Path) -> str:
@@ -137,8 +143,10 @@ def test_killed_server_mid_transfer_then_resume(big_tree: FileTree, tmp_path: Pa
     for round_ in range(20):
         server = serve_files(big_tree, ["thread", "select", "async", "fork"][round_ % 4])
         errors: list[BaseException] = []
+        reached: list[int] = []  # the round's first offset, then how far it has come
 
-        def slow(done: int, total: int) -> None:
+        def slow(done: int, total: int, reached: list[int] = reached) -> None:
+            reached[1:] = [done] if reached else [done, done]
             time.sleep(0.002)  # a slow reader, so that the kill lands mid-transfer
 
         def fetch(address: str = server.address("files"),
@@ -151,7 +159,17 @@ def test_killed_server_mid_transfer_then_resume(big_tree: FileTree, tmp_path: Pa
 
         thread = threading.Thread(target=fetch)
         thread.start()
-        time.sleep(rng.uniform(0.05, 0.3))
+        # the kill lands at a random point of the transfer, however slow the machine
+        fraction = rng.uniform(0.02, 0.3)
+
+        def far_enough(thread: threading.Thread = thread, reached: list[int] = reached,
+                       fraction: float = fraction) -> bool:
+            if not thread.is_alive():
+                return True
+            return bool(reached) and reached[1] >= reached[0] + fraction * (BIG_SIZE -
+                                                                            reached[0])
+
+        wait_for(far_enough, "the transfer to get under way", 60)
         server.process.send_signal(signal.SIGKILL)
         thread.join(30)
         server.stop()

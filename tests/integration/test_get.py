@@ -91,6 +91,7 @@ class Stalling:
     def __init__(self, close_after_half: bool) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.close_after_half = close_after_half
+        self.decoder = FrameDecoder()
         self.thread = threading.Thread(target=self._serve)
         self.thread.start()
 
@@ -99,14 +100,16 @@ class Stalling:
         return f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
 
     def _frames(self, conn: socket.socket, count: int) -> None:
-        decoder = FrameDecoder()
+        """Wait for ``count`` more frames (one decoder for the connection: a receive
+        may bring the end of one frame and the next)."""
         got = 0
         while got < count:
-            data = conn.recv(65536)
-            assert data, "client left early"
-            decoder.feed(data)
-            while decoder.next_frame() is not None:
+            while got < count and self.decoder.next_frame() is not None:
                 got += 1
+            if got < count:
+                data = conn.recv(65536)
+                assert data, "client left early"
+                self.decoder.feed(data)
 
     def _serve(self) -> None:
         conn, _ = self.sock.accept()

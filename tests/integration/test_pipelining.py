@@ -19,6 +19,7 @@ from hosepipe.book import Entry
 from hosepipe.book.client import BookClient
 from hosepipe.wire import encode_frame, get_codec, hello
 from tests.conftest import start_server
+from tests.measured import record
 
 MODELS = ["iterative", "thread", "fork", "select", "async"]
 MiB = 1024 * 1024
@@ -88,6 +89,8 @@ def test_pipelined_list_requests_do_not_grow_the_server(model: str, tmp_path: Pa
             if model != "iterative":  # one at a time: the others wait by design
                 with BookClient(address, timeout=10) as other:  # still served
                     assert other.find("Knight 0007").town == "Camelot"
+        record("pipelined book list flood, server RSS growth (MiB)", model,
+               f"{(peak - baseline) / MiB:.1f}")
         assert peak - baseline < 48 * MiB, f"grew by {(peak - baseline) // MiB} MiB"
     finally:
         assert server.stop() == 0
@@ -109,6 +112,8 @@ def test_pipelined_gets_hold_one_file_open(model: str, tmp_path: Path) -> None:
             if model != "iterative":
                 with Client(address, timeout=10) as other:  # the listener is not starved
                     assert other.request({"op": "list", "path": ""})[0]["name"] == "small.txt"
+        record("pipelined gets, server descriptors (baseline+growth)", model,
+               f"{baseline}+{peak - baseline}")
         assert peak - baseline < 20, f"{peak - baseline} more descriptors"
     finally:
         assert server.stop() == 0

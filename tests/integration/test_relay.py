@@ -359,7 +359,7 @@ def test_listen_refuses_connections_over_max_connections(echo_server: ServerProc
                     break
             assert time.monotonic() < deadline, "the freed connection was never reused"
         held.pop().close()
-        assert "2 connections already; one refused" in relay_process.stop()
+        assert "max_connections is 2" in relay_process.stop()
 
 
 @pytest.mark.parametrize(("grace", "answer"), [("60", b"got cba"), ("0", b"")])
@@ -577,3 +577,56 @@ def test_bad_input_is_a_clear_error(args: list[str], status: int, message: str) 
     assert finish(process) == status
     assert err.decode().startswith("hosepipe: error: ")
     assert message.format(closed=port) in err.decode()
+
+
+# -- the relay as a service of the superserver -----------------------------------------------
+
+def test_serve_runs_relay_bindings_beside_other_services(tmp_path: Path) -> None:
+    backend = Server(answer_after_eof, unix=tmp_path / "b.sock", connections=2)
+    server = start_server(f"relay:{backend.address}@tcp://127.0.0.1:0",
+                          "echo@tcp://127.0.0.1:0")
+    try:
+        for _ in range(2):  # two connections, each relayed to its own new one
+            with connect(server.address("relay")) as client:
+                client.sendall(b"xyz")
+                client.shutdown(socket.SHUT_WR)
+                assert read_to_end(client) == b"got zyx"
+        with connect(server.address("echo")) as echo:
+            echo.sendall(b"still here\n")
+            assert read_exactly(echo, 11) == b"still here\n"
+    finally:
+        assert server.stop() == 0
+    assert backend.join() == [b"xyz", b"xyz"]
+
+
+def test_serve_refuses_a_handed_over_service_on_tls(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "hosepipe", "serve",
+                             "relay:tcp://127.0.0.1:9@tls://127.0.0.1:0"],
+                            capture_output=True, text=True, timeout=DEADLINE, check=False)
+    assert result.returncode != 0
+    assert "cannot serve tls://" in result.stderr
+
+
+def test_listen_max_per_client_closes_the_extra_connection(echo_server: ServerProcess) -> None:
+    with listening_relay("tcp://127.0.0.1:0", echo_server.address("echo"),
+                         "--max-per-client", "1") as relay_process:
+        with connect(relay_process.address) as first:
+            first.sendall(b"1")
+            assert read_exactly(first, 1) == b"1"  # relayed
+            with connect(relay_process.address) as second:
+                assert read_to_end(second) == b""  # 127.0.0.1 has its one: closed at once
+        assert "max_per_client is 1" in relay_process.stop()
+
+
+def test_listen_with_workers_relays_from_each(tmp_path: Path) -> None:
+    count = 20
+    backend = Server(answer_after_eof, unix=tmp_path / "b.sock", connections=count)
+    with listening_relay("tcp://127.0.0.1:0", backend.address, "--workers", "2") as relayed:
+        for n in range(count):
+            with connect(relayed.address) as client:
+                client.sendall(b"%d" % n)
+                client.shutdown(socket.SHUT_WR)
+                assert read_to_end(client) == b"got " + (b"%d" % n)[::-1]
+        children = psutil.Process(relayed.pid).children()
+        assert len(children) == 2  # the pre-forked processes
+    backend.join()

@@ -7,7 +7,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 
 import psutil
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from hosepipe import Client, ConnectError, classic
 from hosepipe.services import Square
 from tests.conftest import run_cli, start_server
+from tests.waiting import DEADLINE, recv_until, wait_for
 
 MODELS = ["iterative", "thread", "fork", "select", "async"]
 
@@ -28,6 +28,7 @@ def test_sigterm_under_load_answers_every_request_and_exits_0(model: str) -> Non
     answered = [0] * clients
     errors: list[BaseException] = []
     started = threading.Barrier(clients + 1)
+    signalled = threading.Event()  # client 0 holds its conversation open across the signal
 
     def work(index: int) -> None:
         try:
@@ -37,21 +38,24 @@ def test_sigterm_under_load_answers_every_request_and_exits_0(model: str) -> Non
                     assert client.request(n) == n * n
                     answered[index] += 1
                     if n == per_client // 3 and index == 0:
-                        time.sleep(0.2)  # keep the load going across the signal
+                        assert signalled.wait(DEADLINE), "the server never began to stop"
         except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
-    started.wait()
-    time.sleep(0.05)
-    server.process.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    try:
+        started.wait()
+        wait_for(lambda: answered[0] > per_client // 3 or errors, "client 0 to be mid-way")
+        server.process.send_signal(signal.SIGTERM)
+        server.wait_for_log("shutting down: no new connections")  # listeners closed
+    finally:
+        signalled.set()
     with pytest.raises(ConnectError):  # no new connections once shutting down
         Client(address, timeout=2)
     for thread in threads:
-        thread.join(30)
+        thread.join(DEADLINE)
     code = server.stop()
     assert not errors, errors
     assert answered == [per_client] * clients
@@ -65,15 +69,16 @@ def test_fork_model_leaves_no_zombie() -> None:
     try:
         for _ in range(20):
             classic.daytime(server.address("daytime"))
+        wait_for(lambda: not parent.children(), "the daytime children to end", DEADLINE)
         port = int(server.address("upper").rsplit(":", 1)[1])
         held = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
-        time.sleep(0.3)
+        for sock in held:  # each is answered, so its child is there
+            sock.sendall(b"ping\n")
+            assert recv_until(sock, b"\n") == b"PING\n"
         assert len(parent.children()) == 5  # one child per open connection
         for sock in held:
             sock.close()
-        deadline = time.monotonic() + 5
-        while parent.children() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: not parent.children(), "the children to end", DEADLINE)
         children = parent.children()
         zombies = [c for c in children if c.status() == psutil.STATUS_ZOMBIE]
         assert zombies == [] and children == []
@@ -87,12 +92,10 @@ def test_grace_period_cuts_conversations_that_do_not_end() -> None:
     with socket.create_connection((host, int(port))) as held:
         held.sendall(b"x")
         assert held.recv(1) == b"x"
-        started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
-        held.settimeout(10)
+        held.settimeout(DEADLINE)  # the conversation never ends by itself
         assert held.recv(10) == b""  # cut once the grace period is over
-        assert server.process.wait(10) == 0
-        assert time.monotonic() - started < 8
+        assert server.process.wait(DEADLINE) == 0
     server.stop()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +13,12 @@ from pathlib import Path
 import pytest
 import trustme
 
-from hosepipe import AsyncClient, Client, ConnectError, HosepipeError, LineClient
+from hosepipe import AsyncClient, Client, ConnectError, HosepipeError, LineClient, Timeout
 from hosepipe.client import open_stream
 from hosepipe.files.client import FilesClient
 from hosepipe.transports.tls import client_context
 from tests.conftest import ServerProcess, run_cli, start_server
+from tests.waiting import DEADLINE
 
 
 @dataclass
@@ -94,30 +94,33 @@ def test_async_client_over_tls(tls_server: ServerProcess, pki: Pki) -> None:
     assert asyncio.run(main()) == "NI"
 
 
+# "fast": the failure itself is reported, not a timeout (no timed assertions: a loaded
+# machine may take seconds for anything)
+
+def timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, Timeout) or "timed out" in str(exc)
+
+
 def test_untrusted_certificate_fails_fast(tls_server: ServerProcess, pki: Pki) -> None:
-    started = time.monotonic()
     with pytest.raises(ConnectError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
         Client(tls_server.address("upper", "tls"),
                tls=client_context(ca=str(pki.other_ca)))
-    assert time.monotonic() - started < 5
 
 
 def test_plaintext_to_a_tls_port_fails_fast(tls_server: ServerProcess) -> None:
     plain = tls_server.address("upper", "tls").replace("tls://", "tcp://")
-    started = time.monotonic()
-    with pytest.raises(HosepipeError):
-        Client(plain, timeout=10)
-    assert time.monotonic() - started < 5
+    with pytest.raises(HosepipeError) as failed:
+        Client(plain, timeout=DEADLINE)
+    assert not timed_out(failed.value), failed.value
 
 
 def test_tls_to_a_plaintext_port_fails_fast(pki: Pki) -> None:
     server = start_server("upper@tcp://127.0.0.1:0")
     try:
-        started = time.monotonic()
-        with pytest.raises(ConnectError, match="TLS"):
+        with pytest.raises(ConnectError, match="TLS") as failed:
             Client(server.address("upper").replace("tcp://", "tls://"), tls=trusting(pki),
-                   timeout=10)
-        assert time.monotonic() - started < 5
+                   timeout=DEADLINE)
+        assert not timed_out(failed.value), failed.value
     finally:
         assert server.stop() == 0
 

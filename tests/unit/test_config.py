@@ -144,6 +144,6 @@ def test_user_class_found_in_the_working_directory(tmp_path: Path,
 
 
 def test_every_builtin_service_has_a_client_command() -> None:
-    clients = {"files": "get"}
+    clients = {"files": "get", "room": "chat"}  # hosepipe chat --room NAME
     build_parser()
     assert all(clients.get(name, name) in COMMANDS for name in BUILTINS)

@@ -270,32 +270,37 @@ def test_classic_rule_with_keep_pausing_ignores_how_bytes_were_split(
 @settings(max_examples=300, deadline=None)
 def test_a_line_client_s_messages_ignore_how_bytes_were_split(
         events: list[Event], cuts: list[int]) -> None:
-    events = [b"hello\n", *events]  # a line client from its first message
-    whole = run_classic(events)
-    assert run_classic(resplit(events, cuts, "bytes")) == whole
-    assert run_classic(resplit(events, cuts, "random")) == whole
+    first: list[Event] = [b"hello\n"]  # a line client from its first receive
+    whole = run_classic([*first, *events])
+    assert run_classic([*first, *resplit(events, cuts, "bytes")]) == whole
+    assert run_classic([*first, *resplit(events, cuts, "random")]) == whole
 
 
 @given(conversations)
 @settings(max_examples=300, deadline=None)
-def test_a_bare_client_s_receive_is_a_message_as_a_pause_would_make_it(
+def test_an_undecided_peer_s_receive_is_a_message_as_a_pause_would_make_it(
         events: list[Event]) -> None:
-    """Once a bare client, each receive counts as if a pause followed it."""
+    """Until a newline, each receive counts as if a pause followed it."""
     paused: list[Event] = []
     for event in events:
         paused.append(event)
         if isinstance(event, bytes):
             paused.append("pause")
-    start: list[Event] = [b"Hi there!", "pause"]
-    assert run_classic([*start, *events]) == run_classic([*start, *paused], keep_pausing=True)
+    assert run_classic(events) == run_classic(paused, keep_pausing=True)
 
 
-def test_a_bare_client_waits_for_the_pause_once() -> None:
+def test_a_bare_client_never_waits_for_the_pause() -> None:
     """The squares tutorial's client: a greeting, then one number per send()."""
-    assert run_classic([b"Hi there!", "pause", b"1", b"2", b"33"]) == [
+    assert run_classic([b"Hi there!", b"1", b"2", b"33"]) == [
         Message(b"Hi there!", b""), Message(b"1", b""), Message(b"2", b""),
         Message(b"33", b""),
     ]
+
+
+def test_a_first_line_in_two_receives_is_two_messages_unless_keep_pausing() -> None:
+    """The price of rule 2, and the way out of it."""
+    assert run_classic([b"12", b"3\n"]) == [Message(b"12", b""), Message(b"3", b"\n")]
+    assert run_classic([b"12", b"3\n"], keep_pausing=True) == [Message(b"123", b"\n")]
 
 
 def test_a_bare_client_that_sends_a_line_becomes_a_line_client() -> None:
@@ -317,8 +322,8 @@ def test_classic_never_answers_half_a_line_once_a_line_client(events: list[Event
             assert messages[-1] is unterminated[0]
 
 
-def test_bare_messages_end_at_a_pause() -> None:
-    assert run_classic([b"1", b"2", "pause", b"3", "pause"]) == [
+def test_with_keep_pausing_bare_messages_end_at_a_pause() -> None:
+    assert run_classic([b"1", b"2", "pause", b"3", "pause"], keep_pausing=True) == [
         Message(b"12", b""),
         Message(b"3", b""),
     ]
@@ -336,7 +341,11 @@ def test_partial_message_at_eof_is_answered() -> None:
 
 
 def test_wants_pause_only_for_undecided_unterminated_input() -> None:
-    decoder = ClassicDecoder()
+    assert not ClassicDecoder().wants_pause
+    undecided = ClassicDecoder()
+    undecided.feed(b"12")
+    assert not undecided.wants_pause  # the receive is the message: nothing to wait for
+    decoder = ClassicDecoder(keep_pausing=True)
     assert not decoder.wants_pause
     decoder.feed(b"12")
     assert decoder.wants_pause

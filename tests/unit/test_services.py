@@ -96,13 +96,11 @@ def test_square_of_the_largest_default_integer_prints() -> None:
     assert len(result) == 8600 and result.startswith("9999") and result.endswith("0001")
 
 
-def test_square_bare_greeting_ends_at_a_pause_then_each_receive_is_a_number() -> None:
+def test_square_answers_a_bare_greeting_and_each_bare_number_at_once() -> None:
     conv = open_service("square")
-    out = sent(conv.data_received(b"Hi"))
-    assert out == b"" and conv.wants_pause
-    out = sent(conv.paused())
-    assert out == GREETING.encode()
-    assert sent(conv.data_received(b"12")) == b"144"  # a bare client now: no pause
+    assert sent(conv.data_received(b"Hi")) == GREETING.encode()  # no pause waited for
+    assert not conv.wants_pause
+    assert sent(conv.data_received(b"12")) == b"144"
     assert not conv.wants_pause
 
 

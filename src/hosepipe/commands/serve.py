@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +22,8 @@ from hosepipe.errors import UsageError
 from hosepipe.limits import Limits
 from hosepipe.options import apply_option_args
 from hosepipe.servers import MODELS, Superserver
-from hosepipe.servers.prefork import Workers
-from hosepipe.servers.signals import STOP_SIGNALS
+from hosepipe.servers.base import Bound
+from hosepipe.servers.prefork import serve_until_stopped
 from hosepipe.services import DEFAULT_ADDRESSES
 from hosepipe.units import format_size
 
@@ -49,9 +48,10 @@ LIMIT_FLAGS: dict[str, tuple[Kind, str]] = {
     "idle_timeout": (float, "close a connection silent for this many seconds"),
     "message_timeout": (float, "drop a peer whose message is not whole after this many seconds"),
     "send_timeout": (float, "close a peer that accepts no data for this many seconds"),
-    "pause": (float, "quiet seconds that end an unterminated classic message"),
-    "keep_pausing": (bool, "end every bare classic message by the pause, not only the "
-                     "first (for bare clients that send a message in pieces)"),
+    "pause": (float, "with --keep-pausing: quiet seconds that end an unterminated "
+              "classic message"),
+    "keep_pausing": (bool, "end every bare classic message by the pause, not by the "
+                     "receive it came in (for peers that send a message in pieces)"),
     "high_water": (size_arg, "output queued per connection before the server stops "
                    "reading from it and answering its pipelined requests (bytes, or 256KiB)"),
     "threads": (int, "worker threads of the thread model"),
@@ -99,7 +99,8 @@ def add_parsers(sub: Subparsers) -> dict[str, Handler]:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Serve services on addresses, many in one process.\n\n"
         "BINDING is SERVICE[@ADDRESS]. SERVICE is a built-in name, package.module:Class,\n"
-        "or exec:COMMAND (run per connection, the socket as its stdin/stdout).\n"
+        "exec:COMMAND (run per connection, the socket as its stdin/stdout), or\n"
+        "relay:ADDRESS (each connection relayed to a new connection to ADDRESS).\n"
         "With no BINDING and no --config, every built-in service is served on its\n"
         "default addresses:\n" + "\n".join(lines),
     )
@@ -175,18 +176,11 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError("stdio: serves exactly one binding, alone")
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    server = Superserver(bindings)
-    workers = Workers(server, args.workers) if args.workers > 1 else None
-    # before the binding lines: a supervisor may signal as soon as it reads them
-    (workers or server).install_signal_handlers()
-    for bound in server.open():
-        if not isinstance(bound.address, StdioAddress):  # stdout is its stream: no line
-            print(f"{bound.label:<10} {bound.local:<32} {bound.model}", flush=True)
-    if workers is not None:
-        workers.run()
-    else:
-        server.run()
-    # Stopped cleanly. Python puts the default handlers back while it finalizes, where
-    # one more SIGTERM would end us "by signal": hold such signals pending instead.
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+    def announce(bound: list[Bound]) -> None:
+        for one in bound:
+            if not isinstance(one.address, StdioAddress):  # stdout is its stream: no line
+                print(f"{one.label:<10} {one.local:<32} {one.model}", flush=True)
+
+    serve_until_stopped(Superserver(bindings), args.workers, announce)
     return 0

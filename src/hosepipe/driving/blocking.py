@@ -1,9 +1,10 @@
 """Running a driver over a blocking stream, on the calling thread.
 
-The iterative, thread and fork models, ``pipe:`` children and ``stdio:`` all serve a
-connection this way: send what the driver has queued, else receive (bounded by the
-driver's next deadline) and hand the bytes over, until the driver says the connection
-is over. A single reply goes straight back to :meth:`Stream.send_all`, one system call.
+Thread-model workers, fork children, ``pipe:`` children and streams that may not be
+made non-blocking (``stdio:``) serve a connection this way: send what the driver has
+queued, else receive (bounded by the driver's next deadline) and hand the bytes over,
+until the driver says the connection is over. A single reply goes straight back to
+:meth:`Stream.send_all`, one system call.
 
 A conversation that pushes from other threads (:attr:`Service.pushes`) needs this
 thread to wake up while it waits for the peer: the loop then waits with ``poll`` on the

@@ -39,7 +39,6 @@ The rules it keeps, identical under every model:
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import math
@@ -93,6 +92,14 @@ def _nothing() -> None:
 class Driver(Outlet):
     """Drives one conversation; see the module docstring for the rules."""
 
+    # an idle connection is mostly this object: slots, and a list (not a deque) for the
+    # pushes, keep it under a kilobyte
+    __slots__ = ("_busy", "_idle", "_inbox", "_inbox_bytes", "_lock", "_message",
+                 "_pause_wanted", "_resume_now", "backlog", "clock", "closing", "conversation",
+                 "eof", "eof_held", "finished", "label", "last_progress", "last_read", "limits",
+                 "message_started", "on_done", "out", "paused_at", "peer_deadlines", "queued",
+                 "received", "regions", "sent", "thread", "waiting", "waker")
+
     def __init__(self, limits: Limits, *, clock: Clock = time.monotonic,
                  peer_deadlines: bool = True, waker: Callable[[], None] = _nothing,
                  on_done: Done | None = None, label: str = "-") -> None:
@@ -122,7 +129,7 @@ class Driver(Outlet):
         self._pause_wanted = False
         self._idle = limits.idle_timeout
         self._message = limits.message_timeout
-        self._inbox: collections.deque[Action] = collections.deque()
+        self._inbox: list[Action] = []
         self._inbox_bytes = 0
         self._lock = threading.Lock()
         self._busy = False  # inside one of the conversation's callbacks

@@ -1,7 +1,8 @@
 """Server models and the superserver that runs many bindings in one process.
 
 Models: ``iterative``, ``thread``, ``fork``, ``select`` and ``async``
-(see docs/architecture.md for how to choose).
+(the README's "Choosing a model" says how to choose; docs/architecture.md how they
+differ).
 """
 
 from hosepipe.servers.base import Binding

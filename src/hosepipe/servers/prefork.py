@@ -20,16 +20,18 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 
 from hosepipe.errors import ConfigError
-from hosepipe.servers.signals import SignalGuard, blocked
+from hosepipe.servers.base import Bound
+from hosepipe.servers.signals import STOP_SIGNALS, SignalGuard, blocked
 from hosepipe.servers.superserver import (
     Superserver,
     separate_state_error,
     shares_process_state,
 )
 
-__all__ = ["Workers"]
+__all__ = ["Workers", "serve_until_stopped"]
 
 log = logging.getLogger("hosepipe.server")
 
@@ -103,3 +105,18 @@ class Workers:
                     self._start(index)
         finally:
             self.server.close()
+
+
+def serve_until_stopped(server: Superserver, workers: int,
+                        announce: Callable[[list[Bound]], None]) -> None:
+    """A command's whole server life: stop signals handled before anything is announced
+    (a supervisor may signal as soon as it reads the readiness lines), every address
+    bound and ``announce``d, served (from ``workers`` pre-forked processes when more
+    than one) until SIGTERM or SIGINT, then further stop signals held pending: Python
+    puts the default handlers back while it finalizes, where one more SIGTERM would end
+    the process "by signal"."""
+    runner = Workers(server, workers) if workers > 1 else server
+    runner.install_signal_handlers()
+    announce(server.open())
+    runner.run()
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)

@@ -64,6 +64,10 @@ class Superserver:
             address = binding.where
             if address.is_datagram and not service.datagrams:
                 raise ConfigError(f"{binding.label} does not answer datagrams ({address})")
+            if address.scheme == "tls" and service.handoff:
+                raise ConfigError(f"{binding.label} takes connections over as they come, "
+                                  f"TLS and all, so it cannot serve {address}; put "
+                                  "`hosepipe relay --listen tls://...` in front")
             if address.scheme == "tls" and binding.tls is None:
                 raise ConfigError(f"{address} needs a certificate: --cert FILE [--key FILE]")
             if not address.is_datagram and not service.streams:

@@ -8,7 +8,9 @@ A service spec is one of:
   (instantiated with the binding's options), or a
   :class:`~hosepipe.service.Conversation` subclass (instantiated per connection, with
   the :class:`~hosepipe.service.Context` if its constructor takes one);
-* ``exec:COMMAND``: a program run per connection with the socket as stdin/stdout.
+* ``exec:COMMAND``: a program run per connection with the socket as stdin/stdout;
+* ``relay:ADDRESS``: each connection relayed to a new connection to ADDRESS (as
+  ``hosepipe relay --listen`` does).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hosepipe.book.service import Book
 from hosepipe.conversations.messages import MessageService
 from hosepipe.errors import ConfigError
 from hosepipe.files.service import Files
+from hosepipe.room.service import Room
 from hosepipe.service import Context, Conversation, Service
 from hosepipe.services.clocks import Daytime, Time
 from hosepipe.services.echo import Echo
@@ -43,6 +46,7 @@ BUILTINS: dict[str, Callable[..., Service]] = {
     "ni": Ni,
     "book": Book,
     "files": Files,
+    "room": Room,
 }
 
 DEFAULT_ADDRESSES: dict[str, tuple[str, ...]] = {
@@ -54,6 +58,7 @@ DEFAULT_ADDRESSES: dict[str, tuple[str, ...]] = {
     "ni": ("tcp://127.0.0.1:50009",),
     "book": ("tcp://127.0.0.1:50004",),
     "files": ("tcp://127.0.0.1:50001",),
+    "room": ("tcp://127.0.0.1:50003",),
 }
 
 
@@ -96,13 +101,20 @@ def make_service(spec: str, options: dict[str, Any] | None = None) -> Service:
             return Program(shlex.split(spec[5:]))
         except ValueError as exc:
             raise ConfigError(f"service {spec!r}: {exc}") from exc
+    if spec.startswith("relay:"):
+        from hosepipe.tools.relay_service import Relay  # noqa: PLC0415 (rarely wanted)
+
+        if options:
+            raise ConfigError(f"service {spec!r} takes no options")
+        return Relay(spec[6:])
     if spec in BUILTINS:
         target: Any = BUILTINS[spec]
     elif ":" in spec:
         target = _load_class(spec)
     else:
         known = ", ".join(BUILTINS)
-        raise ConfigError(f"unknown service {spec!r}; built in: {known}; or module:Class, exec:CMD")
+        raise ConfigError(f"unknown service {spec!r}; built in: {known}; "
+                          "or module:Class, exec:CMD, relay:ADDRESS")
     if inspect.isclass(target) and issubclass(target, Conversation):
         if options:
             raise ConfigError(f"service {spec!r} is a Conversation and takes no options")

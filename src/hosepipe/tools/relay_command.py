@@ -60,6 +60,10 @@ def add_parser(sub: Subparsers) -> dict[str, Handler]:
                    help="seconds to connect (and for a TLS handshake) (default 10)")
     p.add_argument("--max-connections", type=int, default=1024, metavar="N",
                    help="--listen: connections relayed at once; more are closed (default 1024)")
+    p.add_argument("--max-per-client", type=int, metavar="N",
+                   help="--listen: connections from one host at once (default 64)")
+    p.add_argument("-w", "--workers", type=int, default=1, metavar="N",
+                   help="--listen: accept from N pre-forked processes (default 1)")
     p.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
                    help="--listen: on Ctrl-C or SIGTERM, how long relays in flight may go on "
                    "(default 5)")
@@ -86,20 +90,17 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def run_relay(args: argparse.Namespace) -> int:
     options = _options(args)
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the relay as Ctrl-C does
     if not args.listen:
         if args.cert or args.key:
             raise UsageError("--cert and --key are for --listen tls://")
+        signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the relay as Ctrl-C does
         relay(args.a, args.b, options, dump=Dump(sys.stderr) if args.dump else None)
         return 0
     tls = tolerant(server_context(args.cert, args.key)) if args.cert else None
-    try:
-        relay_listen(args.a, args.b, options, max_connections=args.max_connections,
-                     grace=args.grace, dump_to=sys.stderr if args.dump else None, tls=tls,
-                     on_ready=_ready)
-    except KeyboardInterrupt:
-        return 0  # a server stopped on purpose, as ``hosepipe serve``
-    return 0
+    relay_listen(args.a, args.b, options, max_connections=args.max_connections,
+                 max_per_client=args.max_per_client, grace=args.grace, workers=args.workers,
+                 dump_to=sys.stderr if args.dump else None, tls=tls, on_ready=_ready)
+    return 0  # stopped on purpose (SIGTERM, Ctrl-C), as ``hosepipe serve``
 
 
 def _ready(bound: str) -> None:

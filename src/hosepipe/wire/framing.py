@@ -22,21 +22,22 @@ than ``max_line`` is refused as soon as that many bytes have arrived without a n
 The rule (each :meth:`ClassicDecoder.feed` is one receive):
 
 1. A newline always ends a message.
-2. Until the peer has shown which kind it is, bytes without a newline become a message
-   when the peer goes quiet for the pause (:meth:`ClassicDecoder.pause`) or ends the
-   stream.
+2. Until the peer has shown it is a line client, what one receive brings after its
+   last newline is a message at once, as the tutorials' own servers take one
+   ``recv()`` for one message: a bare client gets every answer, its first included,
+   without waiting for anything.
 3. A message ended by a newline shows a line client: from then on a partial line waits
    for its newline (or the end of the stream) and is never answered half.
-4. A message ended by the pause shows a bare client (it waited for the answer): from
-   then on, what one receive brings after its last newline is a message at once, as
-   the tutorials' own servers take one ``recv()`` for one message -- so a bare client
-   waits for the pause once, not once per message. ``keep_pausing`` keeps rule 2 for
-   every message instead (a bare client that sends one message in several pieces).
+4. ``keep_pausing`` replaces rule 2 for peers that send a bare message in several
+   pieces, or a first line in several writes: bytes without a newline then become a
+   message only when the peer goes quiet for the pause (:meth:`ClassicDecoder.pause`)
+   or ends the stream.
 
-For line clients, and with ``keep_pausing``, the result depends only on the bytes and
-the pause/EOF events, never on how the bytes were split; for a bare client after its
-first message it depends on the receives, by design. The tests check both with
-Hypothesis.
+With ``keep_pausing``, and for line clients once their first line is whole, the result
+depends only on the bytes and the pause/EOF events, never on how the bytes were split;
+for a peer still undecided it depends on the receives, by design (a line client whose
+very first line arrives in two receives is answered twice: hence rule 4). The tests
+check both with Hypothesis.
 """
 
 from __future__ import annotations
@@ -274,14 +275,13 @@ class ClassicDecoder:
     """Messages of a classic conversation: lines, or bare messages (see the module
     docstring for the rule). Each :meth:`feed` is one receive."""
 
-    __slots__ = ("_flush", "_lines", "bare_client", "keep_pausing", "line_client")
+    __slots__ = ("_flush", "_lines", "keep_pausing", "line_client")
 
     def __init__(self, max_line: int = MAX_LINE, *, keep_pausing: bool = False) -> None:
         self._lines = LineDecoder(max_line)
         self._flush: str | None = None  # why the held partial is a message: eof, pause, receive
         self.keep_pausing = keep_pausing
         self.line_client = False
-        self.bare_client = False
 
     @property
     def wants_pause(self) -> bool:
@@ -295,7 +295,7 @@ class ClassicDecoder:
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         self._lines.feed(data)
-        if self.bare_client and not self.keep_pausing and self._flush is None:
+        if not (self.line_client or self.keep_pausing) and self._flush is None:
             self._flush = "receive"  # one receive, one message: as the tutorials' servers
 
     def pause(self) -> None:
@@ -317,7 +317,4 @@ class ClassicDecoder:
             self._flush = None
         if reason is None or (reason == "receive" and self.line_client):
             return None
-        rest = self._lines.take_rest()
-        if rest is not None and reason == "pause":
-            self.bare_client = True  # the peer waited for an answer to a bare message
-        return rest
+        return self._lines.take_rest()

@@ -1,0 +1,1 @@
+"""Chat rooms that span servers: the ``room`` service and its clients."""
