@@ -29,9 +29,13 @@ def test_hashing_a_big_file_does_not_stall_the_loop(model: str, tmp_path: Path) 
     header: list[dict[str, object]] = []
     answered = [0]  # echoes answered so far
     window: list[int] = []  # ... when the request left, and when its answer came
+    # The files connection is served before echo connects: under the iterative model
+    # the one served first holds the server, and echo must not be the one.
+    greeted = threading.Event()
 
     def get_header() -> None:
         with Client(server.address("files"), timeout=120) as files:
+            greeted.set()
             window.append(answered[0])
             files.send_request({"op": "stat", "path": "big.bin", "sha256": True})
             header.append(files.receive_reply())
@@ -40,6 +44,7 @@ def test_hashing_a_big_file_does_not_stall_the_loop(model: str, tmp_path: Path) 
     getter = threading.Thread(target=get_header)
     try:
         getter.start()
+        assert greeted.wait(60), "the files service never finished its handshake"
         host, port = server.address("echo")[6:].rsplit(":", 1)
         with socket.create_connection((host, int(port)), timeout=30) as echo:
             while not header and answered[0] < 1_000_000:  # bounded
