@@ -39,10 +39,14 @@ class SocatLine:
         raise RuntimeError("socat did not make its ptys")
 
     def close(self) -> None:
+        """Unplug: the links go first, then socat and its ptys. A server serving a
+        link reopens it by name after the hang-up; were the links still there once
+        the ptys were gone, it could open whatever pty next takes their numbers (one
+        of another test, or of another suite running beside this one)."""
+        for link in (self.a, self.b):
+            if os.path.islink(link):
+                os.unlink(link)
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
-        for link in (self.a, self.b):  # socat removes them; a killed one may not have
-            if os.path.islink(link):
-                os.unlink(link)

@@ -72,10 +72,14 @@ def bench(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                for name, (master, _) in ptys.items()}
     yield Bench(servers, {name: f"serial://{line.b}" for name, line in lines.items()},
                 masters)
-    for master in masters.values():
-        master.close()  # a hang-up: the server waits for the device to come back
+    # The servers go first. A server whose pty hangs up waits for the device to come
+    # back and reopens /dev/pts/N by name: once the master is closed that number is
+    # free, and the next pty made on this machine (another test's, another suite's)
+    # would be opened, locked and spoken into by a server of this bench.
     for server in servers:
         assert server.stop() == 0, server.log()
+    for master in masters.values():
+        master.close()
     for line in lines.values():
         line.close()
 
