@@ -89,6 +89,11 @@ def _nothing() -> None:
     pass
 
 
+# The lock that guards a driver's pushes (taken briefly, never two at once): one of a
+# few shared ones, rather than a lock object for each of thousands of idle connections.
+_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
 class Driver(Outlet):
     """Drives one conversation; see the module docstring for the rules."""
 
@@ -102,13 +107,13 @@ class Driver(Outlet):
 
     def __init__(self, limits: Limits, *, clock: Clock = time.monotonic,
                  peer_deadlines: bool = True, waker: Callable[[], None] = _nothing,
-                 on_done: Done | None = None, label: str = "-") -> None:
+                 on_done: Done | None = None, label: object = "-") -> None:
         self.limits = limits
         self.clock = clock
         self.peer_deadlines = peer_deadlines
         self.waker = waker
         self.on_done = on_done
-        self.label = label  # for log lines: "SERVICE ADDRESS: PEER"
+        self.label = label  # str() of it in log lines: "SERVICE ADDRESS: PEER"
         self.conversation: Conversation | None = None
         self.thread = threading.get_ident()  # the thread that drives us (models update it)
         self.out: list[memoryview | Region] = []
@@ -129,9 +134,9 @@ class Driver(Outlet):
         self._pause_wanted = False
         self._idle = limits.idle_timeout
         self._message = limits.message_timeout
-        self._inbox: list[Action] = []
+        self._inbox: list[Action] | None = None  # pushed, not yet queued (made on demand)
         self._inbox_bytes = 0
-        self._lock = threading.Lock()
+        self._lock = _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]
         self._busy = False  # inside one of the conversation's callbacks
 
     # -- starting ----------------------------------------------------------------------
@@ -308,6 +313,8 @@ class Driver(Outlet):
         with self._lock:
             if self.finished:
                 return False
+            if self._inbox is None:
+                self._inbox = []
             self._inbox.extend(actions)
             self._inbox_bytes += sum(len(a.data) for a in actions if type(a) is Send)
         if not (self._busy and threading.get_ident() == self.thread):
@@ -348,8 +355,8 @@ class Driver(Outlet):
         """Queue what was pushed, then ``actions``; then act on a drained queue."""
         if self._inbox:
             with self._lock:
-                pushed = list(self._inbox)
-                self._inbox.clear()
+                pushed = self._inbox or []
+                self._inbox = None
                 self._inbox_bytes = 0
             actions = [*pushed, *actions]
         self._queue(actions)
@@ -434,8 +441,8 @@ class Driver(Outlet):
             return
         with self._lock:
             self.finished = reason
-            pushed = list(self._inbox)
-            self._inbox.clear()
+            pushed = self._inbox or []
+            self._inbox = None
         release(pushed)
         for item in self.out:
             if isinstance(item, Region):

@@ -92,7 +92,7 @@ class _Stream(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tally = Tally(self.bound, peer)
-        self.driver = Driver(self.bound.limits, label=tally.label, on_done=tally.done,
+        self.driver = Driver(self.bound.limits, label=tally, on_done=tally.done,
                              waker=self._wake)
         self.runner.connections.add(self)
         self.driver.open(self.bound.conversation, self.bound.context(peer, offload=True))

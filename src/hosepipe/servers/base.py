@@ -182,6 +182,9 @@ class Tally:
     def label(self) -> str:
         return f"{self.bound.label} {self.bound.local}: {self.peer}"
 
+    def __str__(self) -> str:  # a driver's label: made only when a line is logged
+        return self.label
+
     def done(self, reason: str, received: int | None = None, sent: int | None = None) -> None:
         """The connection is over: log why (and the bytes each way, when counted) and
         count it out of the binding."""

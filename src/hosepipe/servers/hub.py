@@ -48,7 +48,7 @@ class Hub:
         self.models = models
         self.selector = selectors.DefaultSelector()
         self.handoffs = Handoffs()
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timers: list[tuple[float, int, Callable[[float], None]]] = []
         self._seq = itertools.count()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -90,7 +90,10 @@ class Hub:
                 os.write(self._wake_w, PUSH_BYTE)
 
     # -- called from the loop ------------------------------------------------------
-    def call_at(self, when: float, callback: Callable[[], None]) -> None:
+    def call_at(self, when: float, callback: Callable[[float], None]) -> None:
+        """Call ``callback(when)`` at ``when`` (monotonic). It is given its own time,
+        so a connection can pass a bound method and tell a stale timer from its
+        latest one without a closure per timer (an idle connection holds one)."""
         heapq.heappush(self._timers, (when, next(self._seq), callback))
 
     def _run_soon(self) -> None:
@@ -156,7 +159,7 @@ class Hub:
         """Out of descriptors: stop accepting on this binding for a moment."""
         self._unlisten(bound)
 
-        def resume() -> None:
+        def resume(_when: float) -> None:
             if not self.stopping and bound not in self._paused:
                 self._listen(bound)
 
@@ -172,7 +175,7 @@ class Hub:
         except ConnectError as exc:
             limit_log.warning(f"endpoint:{bound.local}", "%s %s: %s; trying again every "
                               "%g s", bound.label, bound.local, exc, endpoint.retry)
-            self.call_at(time.monotonic() + endpoint.retry, lambda: self._open_endpoint(bound))
+            self.call_at(time.monotonic() + endpoint.retry, lambda _: self._open_endpoint(bound))
             return
         if not bound.on_leave:
             bound.on_leave.append(lambda: self.call_soon(lambda: self._endpoint_ended(bound)))
@@ -186,7 +189,7 @@ class Hub:
             # closes at once (daytime on a serial line) must not spin
             due = self._endpoint_opened.get(bound, 0.0) + endpoint.retry
             if due > time.monotonic():
-                self.call_at(due, lambda: self._open_endpoint(bound))
+                self.call_at(due, lambda _: self._open_endpoint(bound))
             else:
                 self._open_endpoint(bound)
         else:
@@ -229,8 +232,8 @@ class Hub:
         """Fire due timers; return seconds until the next one (at most TICK)."""
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
-            _, _, callback = heapq.heappop(self._timers)
-            callback()
+            when, _, callback = heapq.heappop(self._timers)
+            callback(when)
         return min(TICK, max(0.0, self._timers[0][0] - now)) if self._timers else TICK
 
     def _housekeep(self) -> None:

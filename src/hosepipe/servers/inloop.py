@@ -124,7 +124,7 @@ class LoopConnection:
 
     # -- the conversation ----------------------------------------------------------------
     def _converse(self) -> None:
-        self.driver = Driver(self.bound.limits, label=self.tally.label,
+        self.driver = Driver(self.bound.limits, label=self.tally,
                              on_done=self.tally.done, waker=self._wake)
         self.driver.open(self.bound.conversation,
                          self.bound.context(self.peer, offload=self.hand_over is None))
@@ -287,7 +287,7 @@ class LoopConnection:
     def _arm(self, due: float) -> None:
         if due < self.timer_at:
             self.timer_at = due
-            self.hub.call_at(due, lambda: self.on_timer(due))
+            self.hub.call_at(due, self.on_timer)
 
     def _unregister(self) -> None:
         self._want(0, math.inf)
