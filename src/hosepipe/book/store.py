@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -52,20 +52,52 @@ class StoreUnavailable(Exception):
 _OWN_ERRORS = (BadEntry, Conflict, NotFound, StoreUnavailable)
 
 
-@contextlib.contextmanager
-def store_errors(database: type[Exception],
-                 bad_data: tuple[type[Exception], ...] = ()) -> Iterator[None]:
-    """Turn whatever a database call raised into the store's own errors."""
-    try:
-        yield
-    except _OWN_ERRORS:
-        raise
-    except UnicodeError as exc:
-        raise BadEntry(f"the book holds only valid UTF-8 text: {exc}") from exc
-    except bad_data as exc:
-        raise BadEntry(f"the database refused the entry: {exc}") from exc
-    except (database, OSError) as exc:
-        raise StoreUnavailable(f"the book database failed: {exc}") from exc
+class store_errors:  # lower case: it reads as a function, ``with store_errors(...):``
+    """Turn whatever a database call raised into the store's own errors.
+
+    A class, not a generator: it runs around every call of the book (two method
+    calls where :func:`contextlib.contextmanager` makes eight)."""
+
+    __slots__ = ("bad_data", "database")
+
+    def __init__(self, database: type[Exception],
+                 bad_data: tuple[type[Exception], ...] = ()) -> None:
+        self.database = database
+        self.bad_data = bad_data
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 _tb: object) -> None:
+        if exc is None or isinstance(exc, _OWN_ERRORS):
+            return
+        if isinstance(exc, UnicodeError):
+            raise BadEntry(f"the book holds only valid UTF-8 text: {exc}") from exc
+        if isinstance(exc, self.bad_data):
+            raise BadEntry(f"the database refused the entry: {exc}") from exc
+        if isinstance(exc, (self.database, OSError)):
+            raise StoreUnavailable(f"the book database failed: {exc}") from exc
+
+
+class _Loan(Generic[C]):
+    """One borrowed connection, given back (or, after a store error, dropped) on exit."""
+
+    __slots__ = ("connection", "pool")
+
+    def __init__(self, pool: Pool[C]) -> None:
+        self.pool = pool
+        self.connection = pool._take()
+
+    def __enter__(self) -> C:
+        return self.connection
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 _tb: object) -> None:
+        if isinstance(exc, StoreUnavailable):
+            self.pool._drop(self.connection)
+        else:
+            self.pool._give(self.connection)
 
 
 class Pool(Generic[C]):
@@ -92,19 +124,10 @@ class Pool(Generic[C]):
         self._open = 0
         self._closed = False
 
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[C]:
-        """Borrow a connection; one that raised an error of the store's is discarded."""
-        connection = self._take()
-        try:
-            yield connection
-        except StoreUnavailable:
-            self._drop(connection)
-            raise
-        except BaseException:
-            self._give(connection)
-            raise
-        self._give(connection)
+    def connection(self) -> _Loan[C]:
+        """Borrow a connection (``with pool.connection() as db:``); one that raised an
+        error of the store's is discarded."""
+        return _Loan(self)
 
     def check(self) -> None:
         """Open one connection and close it again: raises the store's error if it
@@ -116,6 +139,8 @@ class Pool(Generic[C]):
             _inherited.extend(self._idle)
             self._start()
         with self._ready:
+            if self._idle:  # the usual case: no waiting, no predicate
+                return self._idle.pop()
             if not self._ready.wait_for(lambda: self._idle or self._open < self.size,
                                         self.wait):
                 raise StoreUnavailable(f"all {self.size} database connections stayed busy "
