@@ -293,9 +293,9 @@ class Driver(Outlet):
             return math.inf
         if self.out:
             due = self.last_progress + self.limits.send_timeout
-        elif self._pausing:
-            due = self.last_read + self.limits.pause
-        elif self._idling:
+        elif self._pause_wanted and self.paused_at != self.last_read and not self.eof:
+            due = self.last_read + self.limits.pause  # _pausing, inline: once per read
+        elif self.peer_deadlines:  # _idling, with nothing out
             due = self.last_read + self._idle
         else:
             due = math.inf

@@ -50,7 +50,7 @@ _WAIT = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWri
 
 class LoopConnection:
     __slots__ = ("area", "bound", "driver", "events", "gone", "hand_over", "hub", "on_end",
-                 "peer", "scheduled", "stream", "tally", "timer_at", "tls", "tls_due",
+                 "pair", "peer", "scheduled", "stream", "tally", "timer_at", "tls", "tls_due",
                  "write_events")
 
     def __init__(self, hub: Hub, bound: Bound, stream: Stream, peer: str,
@@ -76,6 +76,7 @@ class LoopConnection:
         self.tally = tally or Tally(bound, peer)
         stream.set_blocking(False)
         self.stream = stream
+        self.pair = stream.read_fd != stream.write_fd  # FIFOs, pipes: one fd each way
 
     def start(self) -> None:
         if self.driver is not None:  # back from a worker: wait here for the peer again
@@ -254,7 +255,11 @@ class LoopConnection:
             return
         want = (selectors.EVENT_READ if driver.wants_read else 0) | (
             selectors.EVENT_WRITE if driver.out else 0)
-        self._want(want, driver.deadline)
+        due = driver.deadline
+        if self.pair or want != self.events:
+            self._want(want, due)
+        elif due < self.timer_at and not self.gone:  # the usual case: only the timer
+            self._arm(due)
         if (self.tls and want & selectors.EVENT_READ and not self.scheduled
                 and self.stream.buffered()):
             self.scheduled = True  # decrypted bytes wait inside: the fd will not say so
@@ -264,7 +269,7 @@ class LoopConnection:
         if self.gone:
             return
         stream = self.stream
-        if stream.read_fd == stream.write_fd:
+        if not self.pair:
             self.events = self._register(stream.read_fd, self.events, events)
         else:  # a pair of descriptors (FIFOs, pipes): each registered for its direction
             self.events = self._register(stream.read_fd, self.events,
