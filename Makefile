@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/files.py
 	$(PY) benchmarks/echo.py
 	$(PY) benchmarks/idle.py
+	$(PY) benchmarks/costs.py
 	$(PY) benchmarks/relay.py
 	$(PY) benchmarks/bench_tool.py
 	$(PY) benchmarks/wires.py

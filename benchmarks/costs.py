@@ -1,0 +1,118 @@
+"""Costs that do not depend on the host's speed: Python heap per idle connection
+(tracemalloc) and Python calls per request (cProfile of the server).
+
+Wall-clock benchmarks on a shared two-CPU machine move by half between runs; these two
+figures repeat to a few per cent, so a change to the core can be compared with an older
+tree in one sitting (run the same command with ``PYTHONPATH=OLD_TREE/src``):
+
+    python benchmarks/costs.py [--connections 2000] [--lines 5000]
+
+The idle figure holds echo connections (one byte echoed on each) in-process under the
+select and async models; the calls figure runs ``hosepipe serve echo`` under cProfile
+and sends lines one at a time on one connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import pstats
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import tracemalloc
+from pathlib import Path
+
+from hosepipe import Binding, Limits, Superserver, parse_address
+from hosepipe.services import make_service
+
+
+def idle_bytes(model: str, n: int) -> float:
+    """Python heap per idle echo connection under ``model``, in bytes."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    server = Superserver([Binding(service=make_service("echo"),
+                                  address=parse_address("tcp://127.0.0.1:0"), model=model,
+                                  limits=Limits(max_per_client=n + 100,
+                                                max_connections=n + 100))])
+    opened = server.open()
+    # 010add9's Superserver has no ``addresses``: its open() returns the bindings
+    address = (server.addresses[0] if hasattr(server, "addresses")
+               else str(opened[0].bound))  # type: ignore[index]
+    port = int(address.rsplit(":", 1)[1])
+    threading.Thread(target=server.run, daemon=True).start()
+
+    def connect() -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"x")
+        sock.settimeout(30)
+        if sock.recv(1) != b"x":
+            raise RuntimeError("the echo did not come back")
+        return sock
+
+    warm = [connect() for _ in range(50)]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    held = [connect() for _ in range(n)]
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    # everything allocated meanwhile: the server's side, and the client's socket
+    # objects (88 B each, the same in any tree)
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    for sock in warm + held:
+        sock.close()
+    return grown / n
+
+
+def calls_per_line(model: str, lines: int) -> float:
+    """Python calls the server makes per echoed line (cProfile; one connection): the
+    calls of a run with ``lines`` lines less those of a run with none, over ``lines``."""
+    return (_server_calls(model, lines) - _server_calls(model, 0)) / lines
+
+
+def _server_calls(model: str, lines: int) -> int:
+    with tempfile.TemporaryDirectory() as directory:
+        out = Path(directory) / "serve.prof"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "hosepipe", "-q",
+             "serve", "echo@tcp://127.0.0.1:0", "--model", model],
+            stdout=subprocess.PIPE, text=True)
+        assert server.stdout is not None
+        host, port = server.stdout.readline().split()[1][6:].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            for i in range(lines + 1):  # one to start with, in either run
+                line = b"ping %d\n" % i
+                sock.sendall(line)
+                got = b""
+                while len(got) < len(line):
+                    got += sock.recv(100)
+        server.terminate()
+        server.wait(30)
+        server.stdout.close()
+        return int(pstats.Stats(str(out)).total_calls)  # type: ignore[attr-defined]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument("--lines", type=int, default=5000)
+    args = parser.parse_args()
+    print(f"# costs; benchmarks/costs.py --connections {args.connections} "
+          f"--lines {args.lines}")
+    print(f"{'model':<10}{'heap B per idle connection':>28}{'calls per line':>16}")
+    for model in ("select", "async"):
+        heap = idle_bytes(model, args.connections)
+        calls = calls_per_line(model, args.lines)
+        print(f"{model:<10}{heap:>28.0f}{calls:>16.1f}")
+    for model in ("iterative",):
+        print(f"{model:<10}{'':>28}{calls_per_line(model, args.lines):>16.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
