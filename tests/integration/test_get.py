@@ -5,6 +5,7 @@ fetched again; the hint after Ctrl-C)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import socket
 import subprocess
@@ -143,10 +144,17 @@ def test_ctrl_c_leaves_the_part_and_says_how_to_continue(files: ServerProcess,
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "hosepipe", "get", "-a", server.address, "data.bin"],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # SIGABRT: every thread's stack
         wait_for_size(tmp_path / "data.bin.part", len(DATA) // 4, process)  # (buffered writes)
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        try:
+            _, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # say where it hangs, and leave nothing behind
+            process.send_signal(signal.SIGABRT)
+            _, err = process.communicate(timeout=30)
+            pytest.fail("get did not end within 60 s of Ctrl-C; its threads:\n"
+                        + err.decode(errors="replace"))
     finally:
         server.close()
     assert process.returncode == 130
