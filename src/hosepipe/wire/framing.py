@@ -232,14 +232,7 @@ class FrameDecoder:
         if end > len(data):
             return None
         frame = bytes(data[start + head:end])
-        if end == len(data):  # _consumed(end), inline: this is the hot path
-            data.clear()
-            self._start = 0
-        elif end >= _COMPACT_AT:
-            del data[:end]
-            self._start = 0
-        else:
-            self._start = end
+        self._consumed(end)
         return frame
 
 
