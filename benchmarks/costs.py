@@ -66,6 +66,7 @@ def idle_bytes(model: str, n: int) -> float:
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     for sock in warm + held:
         sock.close()
+    server.shutdown()
     return grown / n
 
 
@@ -90,7 +91,10 @@ def _server_calls(model: str, lines: int) -> int:
                 sock.sendall(line)
                 got = b""
                 while len(got) < len(line):
-                    got += sock.recv(100)
+                    more = sock.recv(100)
+                    if not more:
+                        raise RuntimeError("the server closed the connection")
+                    got += more
         server.terminate()
         server.wait(30)
         server.stdout.close()

@@ -152,7 +152,11 @@ def test_ctrl_c_leaves_the_part_and_says_how_to_continue(files: ServerProcess,
             _, err = process.communicate(timeout=60)
         except subprocess.TimeoutExpired:  # say where it hangs, and leave nothing behind
             process.send_signal(signal.SIGABRT)
-            _, err = process.communicate(timeout=30)
+            try:
+                _, err = process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                _, err = process.communicate()
             pytest.fail("get did not end within 60 s of Ctrl-C; its threads:\n"
                         + err.decode(errors="replace"))
     finally:

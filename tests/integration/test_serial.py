@@ -76,12 +76,12 @@ def bench(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     # back and reopens /dev/pts/N by name: once the master is closed that number is
     # free, and the next pty made on this machine (another test's, another suite's)
     # would be opened, locked and spoken into by a server of this bench.
-    for server in servers:
-        assert server.stop() == 0, server.log()
+    stopped = [server.stop() for server in servers]
     for master in masters.values():
         master.close()
     for line in lines.values():
         line.close()
+    assert stopped == [0] * len(servers), [server.log() for server in servers]
 
 
 def test_echo(bench: Bench) -> None:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from hosepipe.driving import driver as driver_module
 from hosepipe.driving.driver import Driver, Region
 from hosepipe.limits import Limits
 from hosepipe.service import (
@@ -18,6 +19,7 @@ from hosepipe.service import (
     Send,
     SendFile,
 )
+from tests.waiting import wait_for
 
 
 class Clock:
@@ -310,6 +312,41 @@ def test_a_push_from_another_thread_wakes_the_model() -> None:
     driver.drain()
     assert flush(driver) == b"news"
     assert driver.pending_output == 0
+
+
+def test_a_forked_child_pushes_though_the_parent_held_every_push_lock() -> None:
+    """The push locks are shared between drivers; one held by another thread at a fork
+    would never be released in the child. The child gets new ones."""
+    locks = driver_module._LOCKS
+    for lock in locks:  # as if a thread of ours were pushing at the moment of the fork
+        lock.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: push and finish must not block
+            try:
+                driver, conv, _, _ = make()
+                conv.context.push(Send(b"x"))
+                driver.abort("closed")
+            finally:
+                os._exit(0 if driver.finished == "closed" else 1)
+    finally:
+        for lock in locks:
+            lock.release()
+    ended: list[int] = []
+
+    def reaped() -> bool:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            ended.append(os.waitstatus_to_exitcode(status))
+        return bool(done)
+
+    try:
+        wait_for(reaped, "the child to push and finish", 10)
+    finally:
+        if not ended:  # blocked on a lock its parent held at the fork
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+    assert ended == [0]
 
 
 def test_pushes_keep_their_order_across_threads_of_pushers() -> None:

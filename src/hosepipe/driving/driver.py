@@ -91,7 +91,21 @@ def _nothing() -> None:
 
 # The lock that guards a driver's pushes (taken briefly, never two at once): one of a
 # few shared ones, rather than a lock object for each of thousands of idle connections.
-_LOCKS = tuple(threading.Lock() for _ in range(64))
+# A forked child gets new ones: another thread of the parent may have held one at the
+# fork, and nobody would ever release it in the child.
+def _new_locks() -> tuple[threading.Lock, ...]:
+    return tuple(threading.Lock() for _ in range(64))
+
+
+_LOCKS = _new_locks()
+
+
+def _renew_locks() -> None:
+    global _LOCKS  # rebound once per fork; read when a driver is made
+    _LOCKS = _new_locks()
+
+
+os.register_at_fork(after_in_child=_renew_locks)
 
 
 class Driver(Outlet):
