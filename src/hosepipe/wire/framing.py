@@ -215,24 +215,13 @@ class FrameDecoder:
 
     def next_frame(self) -> bytes | None:
         """The next whole payload, or ``None`` until more bytes arrive."""
-        data, start = self._data, self._start
-        held = len(data) - start
-        if held < 4:
+        found = self._whole()
+        if found is None:
             return None
-        (size,) = _I32.unpack_from(data, start)
-        head = 4
-        if size < 0 or size > self.max_frame:  # the long header, or a bad one
-            if size == -1:
-                if held < 12:
-                    return None
-                (size,) = _U64.unpack_from(data, start + 4)
-                head = 12
-            self._check(size)
-        end = start + head + size
-        if end > len(data):
-            return None
-        frame = bytes(data[start + head:end])
-        self._consumed(end)
+        head, size = found
+        start = self._start + head
+        frame = bytes(self._data[start:start + size])
+        self._consumed(start + size)
         return frame
 
 
