@@ -1,7 +1,7 @@
 """``hosepipe chat`` over every stream address, and ``--room`` against room servers.
 
 ``--room`` is tested against a small room server written in the test (plain sockets,
-the line protocol of docs/protocols.md: a nickname prompt, the nickname, ``/join``,
+the line protocol of docs/protocols.md: a nickname prompt, ``/join`` and the nickname,
 ``[nick] text`` lines, ``/quit``), which sees every line the client sends, and against
 the real ``room`` service with two members.
 """
@@ -94,8 +94,9 @@ def test_the_listening_side_answers_typing_while_nobody_is_there() -> None:
 
 
 class FakeRoom:
-    """One member at a time: asks for a nickname, takes /join, says every other line
-    back as ``[nick] text``, and records what it was sent."""
+    """One member at a time: asks for a nickname, takes /join (before the nickname: the
+    room it enters), says every other line back as ``[nick] text``, and records what it
+    was sent."""
 
     def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -112,12 +113,16 @@ class FakeRoom:
         conn.settimeout(15)
         conn.sendall(b"Welcome! Your nickname? \n")
         reader = conn.makefile("rb")
-        nick = ""
+        nick = room = ""
         for raw in reader:
             line = raw.decode().rstrip("\n")
             self.lines.append(line)
-            if not nick:
+            if not nick and line.startswith("/join "):  # before the nickname: the room
+                room = line[6:]
+            elif not nick:
                 nick = line
+                conn.sendall(f"*** {nick} joined {room or 'lobby'}\n".encode())
+                self.joined.set()
             elif line.startswith("/join "):
                 conn.sendall(f"*** {nick} joined {line[6:]}\n".encode())
                 self.joined.set()
@@ -161,7 +166,7 @@ def test_chat_joins_a_room(room: FakeRoom) -> None:
         member.expect(r"\*\*\* bye\r\n")  # the room's last line is still shown
         assert ended(member) == 0
     room.thread.join(15)
-    assert room.lines == ["arthur", "/join lobby", "hello, room", "/quit"]
+    assert room.lines == ["/join lobby", "arthur", "hello, room", "/quit"]
 
 
 def test_room_nickname_defaults_to_user(room: FakeRoom) -> None:
@@ -172,7 +177,7 @@ def test_room_nickname_defaults_to_user(room: FakeRoom) -> None:
         member.sendcontrol("c")
         assert ended(member) == 0
     room.thread.join(15)
-    assert room.lines[:2] == ["gawain", "/join green"]
+    assert room.lines[:2] == ["/join green", "gawain"]
     assert room.lines[-1] == "/quit"
 
 
@@ -201,3 +206,28 @@ def test_two_chat_members_talk_through_the_real_room_service() -> None:
             assert ended(arthur) == 0
     finally:
         assert server.stop() == 0
+
+
+def test_a_taken_nickname_is_typed_again_and_the_room_kept() -> None:
+    server = start_server("room@tcp://127.0.0.1:0")
+    address = server.address("room")
+    try:
+        with running(chat("--room", "den", "--nick", "arthur", "-a", address)) as arthur:
+            arthur.expect(r"\* in den: arthur\r\n")
+            at_prompt(arthur)
+            with running(chat("--room", "den", "--nick", "arthur", "-a", address)) as other:
+                other.expect(r"! nickname arthur is taken in den; your nickname\?\r\n")
+                at_prompt(other)
+                other.sendline("galahad")
+                other.expect(r"\* in den: arthur, galahad\r\n")
+                arthur.expect(r"\* galahad joined den\r\n")
+                at_prompt(other)
+                other.sendline("q")
+                assert ended(other) == 0
+            arthur.expect(r"\* galahad left den")
+            at_prompt(arthur)
+            arthur.sendline("q")
+            assert ended(arthur) == 0
+    finally:
+        assert server.stop() == 0
+

@@ -85,6 +85,35 @@ def test_rooms_are_separate_and_bad_lines_cost_only_an_error() -> None:
         assert server.stop() == 0
 
 
+def test_a_join_before_the_nickname_chooses_the_room_the_nickname_is_checked_in() -> None:
+    server = start_server("room@tcp://127.0.0.1:0")
+    where = address_of(server)
+    alice = Peer(where, "alice")  # in the lobby
+    bob, carol = Peer(where), Peer(where)
+    try:
+        bob.send("/who", "/join no good", "/join den", "alice")  # free in den
+        bob.expect("! /who comes after the nickname; your nickname?")
+        bob.expect("! a room name has no spaces or control characters; your nickname?")
+        bob.expect("* you will join den; your nickname?")
+        bob.expect("* in den: alice")
+        carol.send("/join den", "alice")  # taken in den: asked again, den kept
+        carol.expect("! nickname alice is taken in den; your nickname?")
+        carol.send("carol")
+        carol.expect("* in den: alice, carol")
+        bob.expect("* carol joined den")
+        alice.send("/who")
+        alice.expect("* in lobby: alice")
+        quitter = Peer(where)
+        quitter.send("/help", "/quit")  # both work before a nickname
+        quitter.expect(lambda line: line.startswith("* commands: /nick NAME"))
+        assert quitter.read_to_end().endswith(b"* bye\n")
+        quitter.close()
+    finally:
+        for peer in (alice, bob, carol):
+            peer.close()
+        assert server.stop() == 0
+
+
 @pytest.mark.parametrize("model", ["select", "async"])
 def test_200_members_20_lines_each_nothing_lost_duplicated_or_reordered(model: str) -> None:
     members, lines = 200, 20

@@ -158,7 +158,9 @@ def _room(args: argparse.Namespace) -> tuple[ChatOptions, bytes]:
     for text, what in ((nick, "--nick"), (args.room, "--room")):
         if not text or not text.isprintable() or len(text.encode()) > 64:
             raise UsageError(f"{what} {text!r}: 1 to 64 printable characters")
-    greeting = f"{nick}\n/join {args.room}\n".encode()
+    # The room first, then the nickname: the nickname is checked in the room it is for,
+    # and if it is taken the person types another and still enters that room.
+    greeting = f"/join {args.room}\n{nick}\n".encode()
     return _options(args, eol="lf", label="", quit_line=b"/quit\n"), greeting
 
 

@@ -64,7 +64,7 @@ class Session:
         self.stream = stream
         self.keyboard = keyboard
         self.options = options
-        self.greeting = greeting  # sent first (the room service's nickname and /join)
+        self.greeting = greeting  # sent first (the room service's /join and nickname)
         self.incoming = Incoming(options.max_line, options.pause)
         self.outgoing = Outgoing(options.eol)
         self.outbox: queue.Queue[object] = queue.Queue(OUTBOX)

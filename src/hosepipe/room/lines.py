@@ -1,7 +1,8 @@
 """The room as text lines, for ``nc`` and ``telnet`` (and ``hosepipe chat --room``).
 
 The server greets with one line and asks for a nickname; the first line the member
-sends is its nickname; every later line is a command or text for the room. Lines end
+sends is its nickname (a ``/join ROOM`` before it chooses the room to enter); every
+later line is a command or text for the room. Lines end
 in ``\\n`` or ``\\r\\n`` (telnet). A line over ``max_line`` bytes or not UTF-8 gets an
 error line (``! ...``) and is not sent; the member stays. What members are told is
 written by :func:`~hosepipe.room.protocol.render_line`::

@@ -1,7 +1,8 @@
 """One member's conversation: its nickname, its commands, its flood gate and its queue.
 
 :class:`MemberConversation` does what a member's lines mean, whatever their framing:
-the first is the nickname (then the member is in the default room), the others are
+the first is the nickname (then the member is in the default room, or the one a
+``/join`` before the nickname chose), the others are
 commands or text for the room (:mod:`hosepipe.room.protocol`). Everything the member
 is told goes out by :meth:`Context.push`, in order, so events from other members
 (pushed from their threads) and answers to this member's own commands never cross.
@@ -76,6 +77,7 @@ class MemberConversation(Member, Conversation):
     """The meaning of a member's lines; subclasses frame them (:meth:`render`)."""
 
     ask = ""  # added to an error about the nickname before the member has one
+    entry = ""  # the room a /join before the nickname chose ("": the default room)
 
     def __init__(self, registry: Registry, settings: Settings, context: Context) -> None:
         self.registry = registry
@@ -144,13 +146,36 @@ class MemberConversation(Member, Conversation):
             said.clear()
 
     def first(self, text: str) -> list[Action]:
-        """The first line is the nickname; the member then joins the default room."""
+        """The first line is the nickname; the member then joins the default room, or
+        the room a ``/join`` before the nickname chose (so that a nickname is checked
+        in the room it is for, and a refused one can be typed again without losing
+        the room)."""
+        if text.startswith("/") and not text.startswith("//"):
+            return self.before_nick(parse_command(text))
         try:
             nick = check_nick(text.strip())
         except BadName as exc:
             self.error(f"{exc}{self.ask}")
             return []
-        return self.join(nick, self.settings.room)
+        return self.join(nick, self.entry or self.settings.room)
+
+    def before_nick(self, command: Command) -> list[Action]:
+        """A command before the nickname: ``/join ROOM`` chooses the room to enter,
+        ``/quit`` and ``/help`` do what they always do; the others wait for a name."""
+        name = command.name
+        if name == "join":
+            try:
+                self.entry = check_room(command.argument)
+            except BadName as exc:
+                self.error(f"{exc}{self.ask}")
+                return []
+            self.tell(Event("info", text=f"you will join {self.entry}{self.ask}"))
+            return []
+        if name in ("quit", "help"):
+            return self.command(command)
+        shown = command.argument if name == "unknown" else name
+        self.error(f"/{shown} comes after the nickname{self.ask}")
+        return []
 
     def join(self, nick: str, room: str) -> list[Action]:
         problem = self.registry.join(self, room, nick)
