@@ -46,6 +46,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from hosepipe.limits import Limits
 from hosepipe.service import (
@@ -89,6 +90,30 @@ def _nothing() -> None:
     pass
 
 
+_NEVER = -math.inf  # paused_at before any pause: one float for every driver
+# ``out`` while nothing is queued, for every driver: a list is made on demand (typed as
+# one, since it is only read: truth, iteration, slicing)
+_EMPTY: Any = ()
+
+# What a conversation tells the driver after each callback, as properties it may
+# override. A class that overrides none (echo, most services) has nothing to tell: its
+# drivers skip reading the four properties.
+_TOLD = ("partial", "wants_pause", "idle_limit", "message_limit")
+
+
+_TELLS: dict[type, bool] = {}  # per class; at most 1024 kept
+
+
+def _tells(kind: type) -> bool:
+    tells = _TELLS.get(kind)
+    if tells is None:
+        tells = any(getattr(kind, name, None) is not getattr(Conversation, name)
+                    for name in _TOLD)
+        if len(_TELLS) < 1024:
+            _TELLS[kind] = tells
+    return tells
+
+
 # The lock that guards a driver's pushes (taken briefly, never two at once): one of a
 # few shared ones, rather than a lock object for each of thousands of idle connections.
 # A forked child gets new ones: another thread of the parent may have held one at the
@@ -114,14 +139,16 @@ class Driver(Outlet):
     # an idle connection is mostly this object: slots, and a list (not a deque) for the
     # pushes, keep it under a kilobyte
     __slots__ = ("_busy", "_idle", "_inbox", "_inbox_bytes", "_lock", "_message",
-                 "_pause_wanted", "_resume_now", "backlog", "clock", "closing", "conversation",
-                 "eof", "eof_held", "finished", "label", "last_progress", "last_read", "limits",
-                 "message_started", "on_done", "out", "paused_at", "peer_deadlines", "queued",
-                 "received", "regions", "sent", "thread", "waiting", "waker")
+                 "_pause_wanted", "_resume_now", "_tells", "backlog", "clock", "closing",
+                 "conversation", "eof", "eof_held", "finished", "label", "last_progress",
+                 "last_read", "limits", "message_started", "on_done", "out", "paused_at",
+                 "peer_deadlines", "queued", "received", "regions", "sent", "thread",
+                 "waiting", "waker")
 
     def __init__(self, limits: Limits, *, clock: Clock = time.monotonic,
                  peer_deadlines: bool = True, waker: Callable[[], None] = _nothing,
-                 on_done: Done | None = None, label: object = "-") -> None:
+                 on_done: Done | None = None, label: object = "-",
+                 thread: int | None = None) -> None:
         self.limits = limits
         self.clock = clock
         self.peer_deadlines = peer_deadlines
@@ -129,8 +156,10 @@ class Driver(Outlet):
         self.on_done = on_done
         self.label = label  # str() of it in log lines: "SERVICE ADDRESS: PEER"
         self.conversation: Conversation | None = None
-        self.thread = threading.get_ident()  # the thread that drives us (models update it)
-        self.out: list[memoryview | Region] = []
+        # the thread that drives us (models update it); a loop passes its own, one int
+        # object for all its drivers
+        self.thread = threading.get_ident() if thread is None else thread
+        self.out: list[memoryview | Region] = _EMPTY
         self.queued = 0  # bytes in ``out``
         self.regions = 0  # Regions in ``out``
         self.received = self.sent = 0
@@ -144,7 +173,7 @@ class Driver(Outlet):
         now = clock()
         self.last_read = self.last_progress = now
         self.message_started: float | None = None
-        self.paused_at = -math.inf  # last_read when paused() last fired
+        self.paused_at = _NEVER  # last_read when paused() last fired
         self._pause_wanted = False
         self._idle = limits.idle_timeout
         self._message = limits.message_timeout
@@ -152,6 +181,7 @@ class Driver(Outlet):
         self._inbox_bytes = 0
         self._lock = _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]
         self._busy = False  # inside one of the conversation's callbacks
+        self._tells = True  # the conversation overrides one of _TOLD (set by open)
 
     # -- starting ----------------------------------------------------------------------
     def open(self, make: Callable[[Context], Conversation], context: Context) -> None:
@@ -163,6 +193,7 @@ class Driver(Outlet):
             log.exception("%s: cannot start a conversation", self.label)
             self._finish("dropped: service error")
             return
+        self._tells = _tells(type(self.conversation))
         self._call(self.conversation.opened)
 
     # -- events from the model ------------------------------------------------------------
@@ -181,7 +212,8 @@ class Driver(Outlet):
         self._busy = True
         try:
             actions = conversation.data_received(data)
-            self._note(conversation)
+            if self._tells:  # else the defaults, which __init__ set, still hold
+                self._note(conversation)
         except Exception:
             self._busy = False
             self._failed()
@@ -199,8 +231,13 @@ class Driver(Outlet):
         """The transport took only part of what :meth:`receive` returned: queue the rest."""
         self.sent -= len(rest)
         self.last_progress = self.clock()  # the send deadline starts now
-        self.out.append(rest)
+        self._output().append(rest)
         self.queued += len(rest)
+
+    def _output(self) -> list[memoryview | Region]:
+        if self.out is _EMPTY:
+            self.out = []
+        return self.out
 
     def head(self) -> memoryview | Region | None:
         """What to send next, or None."""
@@ -219,7 +256,7 @@ class Driver(Outlet):
     def progress(self, n: int) -> None:
         """The transport took ``n`` bytes from the head of the queue: from its first
         byte items (a vectored send may cover several), or from the head region."""
-        out = self.out
+        out = self.out  # a list: something was sent from it
         self.queued -= n
         self.sent += n
         self.last_progress = self.clock()
@@ -241,7 +278,10 @@ class Driver(Outlet):
                 del out[0]
                 self.regions -= 1
             break
-        if not out or self.queued < self.limits.high_water // 2:
+        if not out:
+            self.out = _EMPTY  # an idle connection keeps no list
+            self._drained()
+        elif self.queued < self.limits.high_water // 2:
             self._drained()
 
     def region_short(self) -> None:
@@ -345,8 +385,9 @@ class Driver(Outlet):
         self._busy = True
         try:
             actions = callback()
-            assert self.conversation is not None
-            self._note(self.conversation)
+            if self._tells:
+                assert self.conversation is not None
+                self._note(self.conversation)
         except Exception:
             self._busy = False
             self._failed()
@@ -380,32 +421,40 @@ class Driver(Outlet):
     def _queue(self, actions: Iterable[Action]) -> None:
         actions = list(actions)
         was_empty = not self.out
+        if actions and self.out is _EMPTY:
+            self.out = []
+        out = self.out
         for index, action in enumerate(actions):
             if self.closing or self.finished:
                 release(actions[index:])
                 break
             if type(action) is Send:
                 if action.data:
-                    self.out.append(memoryview(action.data))
+                    out.append(memoryview(action.data))
                     self.queued += len(action.data)
             elif isinstance(action, SendFile):
                 region = Region(action)
                 if region.remaining:
-                    self.out.append(region)
+                    out.append(region)
                     self.queued += region.remaining
                     self.regions += 1
                 else:
                     action.close()
-            elif isinstance(action, Close):
-                self.closing = True
-            elif isinstance(action, Pending):
-                self.backlog = True
-            elif isinstance(action, Waiting):
-                self.waiting = True
-            elif isinstance(action, Resume):
-                self._resume_now = True
+            else:
+                self._flag(action)
         if was_empty and self.out:
             self.last_progress = self.clock()  # the send deadline starts now
+
+    def _flag(self, action: Action) -> None:
+        """An action that sends nothing: Close, Pending, Waiting or Resume."""
+        if isinstance(action, Close):
+            self.closing = True
+        elif isinstance(action, Pending):
+            self.backlog = True
+        elif isinstance(action, Waiting):
+            self.waiting = True
+        elif isinstance(action, Resume):
+            self._resume_now = True
 
     def _drained(self) -> None:
         """The queue has room: answer held messages, deliver a held end of stream,
@@ -461,7 +510,7 @@ class Driver(Outlet):
         for item in self.out:
             if isinstance(item, Region):
                 item.close()
-        self.out.clear()
+        self.out = _EMPTY
         self.queued = self.regions = 0
         if self.conversation is not None:
             try:

@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -92,8 +93,8 @@ class _Stream(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tally = Tally(self.bound, peer)
-        self.driver = Driver(self.bound.limits, label=tally, on_done=tally.done,
-                             waker=self._wake)
+        self.driver = Driver(self.bound.limits, label=tally, on_done=tally,
+                             waker=self._wake, thread=self.runner.thread)
         self.runner.connections.add(self)
         self.driver.open(self.bound.conversation, self.bound.context(peer, offload=True))
         self._pump()
@@ -284,6 +285,7 @@ class AsyncRunner:
         self.bound = serve
         self.connections: set[_Stream] = set()
         self.aside = Aside()  # streams that may not be made non-blocking (stdio)
+        self.thread = threading.get_ident()  # the loop's thread, set again by run()
         self.loop = new_event_loop()
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -305,6 +307,7 @@ class AsyncRunner:
         self._sweeper = self.loop.call_later(self.sweep_every, self._sweep)
 
     def run(self) -> None:
+        self.thread = threading.get_ident()  # the loop's, given to every driver
         self.loop.add_reader(self._wake_r, self._drain_wakeups)
         try:
             self.loop.run_until_complete(self._serve())

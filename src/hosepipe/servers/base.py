@@ -167,7 +167,8 @@ def peer_host(peer: str) -> str | None:
 class Tally:
     """One connection's accounting: counted in when made (the caller has passed
     :meth:`Binding.try_enter`), its log lines, and counted out exactly once by
-    :meth:`done` (a driver's ``on_done``)."""
+    :meth:`done`. A tally is its driver's ``on_done`` itself (calling it is
+    :meth:`done`), rather than a bound method made for each connection."""
 
     __slots__ = ("bound", "ended", "peer", "started")
 
@@ -195,6 +196,8 @@ class Tally:
         counts = "" if received is None else f" ({received} B in, {sent} B out)"
         log.info("%s %s after %.3f s%s", self.label, reason, elapsed, counts)
         self.bound.leave(self.peer)
+
+    __call__ = done
 
 
 

@@ -125,8 +125,8 @@ class LoopConnection:
 
     # -- the conversation ----------------------------------------------------------------
     def _converse(self) -> None:
-        self.driver = Driver(self.bound.limits, label=self.tally,
-                             on_done=self.tally.done, waker=self._wake)
+        self.driver = Driver(self.bound.limits, label=self.tally, on_done=self.tally,
+                             waker=self._wake, thread=self.hub.thread)
         self.driver.open(self.bound.conversation,
                          self.bound.context(self.peer, offload=self.hand_over is None))
         self._flush()
@@ -144,6 +144,10 @@ class LoopConnection:
                 return
             self._read()
         self.update()
+
+    # The selector's data for our descriptors is the connection itself, called with the
+    # ready mask: no bound method is kept for each of thousands of idle connections.
+    __call__ = on_ready
 
     def _leave(self) -> None:
         """The peer has something to say: give the connection to ``hand_over``."""
@@ -282,11 +286,11 @@ class LoopConnection:
         if events != now:
             selector = self.hub.selector
             if not now:
-                selector.register(fd, events, self.on_ready)
+                selector.register(fd, events, self)
             elif not events:
                 selector.unregister(fd)
             else:
-                selector.modify(fd, events, self.on_ready)
+                selector.modify(fd, events, self)
         return events
 
     def _arm(self, due: float) -> None:
