@@ -33,6 +33,7 @@ from hosepipe.service import (
     release,
 )
 from hosepipe.wire.framing import FrameDecoder
+from hosepipe.wire.hello import MAGIC as HELLO
 from hosepipe.wire.messages import ServerProtocol, error_envelope
 
 __all__ = [
@@ -119,7 +120,7 @@ class MessageConversation(Conversation):
     def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
         if self._wire.codec is not None and self._upload is None:
             payload = self._frames.only_frame(data)
-            if payload is not None and self._wire.is_hello(payload):  # see _answer_frames
+            if payload is not None and payload.startswith(HELLO):  # see _answer_frames
                 greeting: list[bytes] = []
                 if self._first(payload, greeting) == "refused":
                     return [*(Send(g) for g in greeting), CLOSE]

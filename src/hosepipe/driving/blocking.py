@@ -77,18 +77,17 @@ def drive(driver: Driver, stream: Stream, wake: Wake | None = None, *,
             if not driver.wants_read:
                 _wait(driver, wake)
                 continue
-            resting = rest_after is not None and driver.resting and not stream.buffered()
             timeout = driver.timeout()
-            if resting and rest_after is not None:
+            if rest_after is not None:  # whether it rests is asked only once it is quiet
                 timeout = rest_after if timeout is None else min(timeout, rest_after)
             if poller is not None and not _ready(driver, stream, poller, wake, timeout):
-                if resting and _rested(driver, rest_after):
+                if _rested(driver, stream, rest_after):
                     return True
                 continue
             try:
                 data = stream.receive_some(timeout)
             except Timeout:
-                if resting and _rested(driver, rest_after):
+                if _rested(driver, stream, rest_after):
                     return True
                 driver.timer()
                 continue
@@ -100,10 +99,13 @@ def drive(driver: Driver, stream: Stream, wake: Wake | None = None, *,
     return False
 
 
-def _rested(driver: Driver, rest_after: float | None) -> bool:
-    assert rest_after is not None
+def _rested(driver: Driver, stream: Stream, rest_after: float | None) -> bool:
+    """True if the connection may rest elsewhere: it only waits for its peer, which has
+    been quiet ``rest_after`` seconds, and no deadline of its own has come."""
+    if rest_after is None or not driver.resting or stream.buffered():
+        return False
     now = driver.clock()
-    return driver.resting and now - driver.last_read >= rest_after and now < driver.deadline
+    return now - driver.last_read >= rest_after and now < driver.deadline
 
 
 def _send_head(driver: Driver, stream: Stream, send_timeout: float) -> None:

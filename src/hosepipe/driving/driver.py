@@ -96,19 +96,19 @@ _NEVER = -math.inf  # paused_at before any pause: one float for every driver
 _EMPTY: Any = ()
 
 # What a conversation tells the driver after each callback, as properties it may
-# override. A class that overrides none (echo, most services) has nothing to tell: its
-# drivers skip reading the four properties.
-_TOLD = ("partial", "wants_pause", "idle_limit", "message_limit")
+# override; a driver reads only those its conversation's class overrides (a bit each,
+# cached per class). A class that overrides none (echo) has nothing to tell.
+_PARTIAL, _PAUSE, _IDLE, _MESSAGE = 1, 2, 4, 8
+_TOLD = (("partial", _PARTIAL), ("wants_pause", _PAUSE), ("idle_limit", _IDLE),
+         ("message_limit", _MESSAGE))
+_TELLS: dict[type, int] = {}  # per class; at most 1024 kept
 
 
-_TELLS: dict[type, bool] = {}  # per class; at most 1024 kept
-
-
-def _tells(kind: type) -> bool:
+def _tells(kind: type) -> int:
     tells = _TELLS.get(kind)
     if tells is None:
-        tells = any(getattr(kind, name, None) is not getattr(Conversation, name)
-                    for name in _TOLD)
+        tells = sum(bit for name, bit in _TOLD
+                    if getattr(kind, name, None) is not getattr(Conversation, name))
         if len(_TELLS) < 1024:
             _TELLS[kind] = tells
     return tells
@@ -181,7 +181,7 @@ class Driver(Outlet):
         self._inbox_bytes = 0
         self._lock = _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]
         self._busy = False  # inside one of the conversation's callbacks
-        self._tells = True  # the conversation overrides one of _TOLD (set by open)
+        self._tells = _PARTIAL | _PAUSE | _IDLE | _MESSAGE  # what to read (set by open)
 
     # -- starting ----------------------------------------------------------------------
     def open(self, make: Callable[[Context], Conversation], context: Context) -> None:
@@ -396,15 +396,20 @@ class Driver(Outlet):
         self._settle(actions)
 
     def _note(self, conversation: Conversation) -> None:
-        """What the conversation expects of the peer now (after each of its callbacks)."""
-        partial = conversation.partial and self.peer_deadlines and not self.backlog
-        if not partial:
-            self.message_started = None
-        elif self.message_started is None:
-            self.message_started = self.clock()
-        self._pause_wanted = conversation.wants_pause
-        self._idle = conversation.idle_limit or self.limits.idle_timeout
-        self._message = conversation.message_limit or self.limits.message_timeout
+        """What the conversation expects of the peer now (after each of its callbacks);
+        a rule its class does not override keeps the default set by __init__."""
+        tells = self._tells
+        if tells & _PARTIAL:
+            if not (conversation.partial and self.peer_deadlines and not self.backlog):
+                self.message_started = None
+            elif self.message_started is None:
+                self.message_started = self.clock()
+        if tells & _PAUSE:
+            self._pause_wanted = conversation.wants_pause
+        if tells & _IDLE:
+            self._idle = conversation.idle_limit or self.limits.idle_timeout
+        if tells & _MESSAGE:
+            self._message = conversation.message_limit or self.limits.message_timeout
 
     def _settle(self, actions: list[Action]) -> None:
         """Queue what was pushed, then ``actions``; then act on a drained queue."""
