@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 
 import pexpect
 import pytest
@@ -212,6 +213,32 @@ def test_queued_clients_wait_their_turn() -> None:
             server.expect("from connected user: typed while waiting")
             server.sendline("your turn")
             read_until(second, b"your turn\n")
+
+
+def test_a_queued_client_that_hangs_up_frees_its_place_at_once() -> None:
+    with listening("--queue", "1") as (server, address), running(chat(address)) as first:
+        server.expect("Connection from:")
+        first.expect(PROMPT)
+        with connect(address) as second:
+            assert b"please wait" in read_until(second, b"\n")
+        # its place is free as soon as the listener sees the hang-up: a later client is
+        # queued, not refused (each refused try is answered "busy" and closed)
+        deadline = time.monotonic() + 15
+        while True:
+            assert time.monotonic() < deadline, "the place of a client that left stayed taken"
+            third = connect(address)
+            notice = read_until(third, b"\n")
+            if b"please wait" in notice:
+                break
+            assert notice.startswith(b"busy:")
+            third.close()
+        with third:
+            third.sendall(b"third here\n")
+            first.sendline("q")
+            server.expect(r"\*\*\* peer left")
+            server.expect("Connection from:")  # the third: the second is not served
+            server.expect("from connected user: third here")
+            assert "peer left" not in (server.before or "")
 
 
 def test_escape_sequences_from_the_peer_are_shown_neutralised() -> None:

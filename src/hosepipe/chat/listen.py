@@ -10,7 +10,9 @@ fifo) an accept thread takes every connection at once, runs the TLS handshake un
   meanwhile);
 * else, if fewer than ``queue`` peers wait, queues it and tells it, in one line, that it
   waits its turn (it is served when the conversations before it end; what it types
-  meanwhile waits in the connection);
+  meanwhile waits in the connection). A queued peer that hangs up having typed nothing
+  leaves the queue at once, freeing its place; one that typed something keeps its
+  place, and what it typed is shown at its turn;
 * else refuses it with one line (:data:`BUSY`) and closes it.
 
 A serial line is one stream, not a listener: :meth:`ChatListener.next` opens it again
@@ -19,13 +21,16 @@ for each conversation, and there is nobody to queue or refuse.
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
+import fcntl
 import logging
 import os
 import queue
-import selectors
+import select
 import ssl
+import termios
 import threading
 from collections.abc import Callable
 
@@ -43,6 +48,8 @@ log = logging.getLogger("hosepipe.chat")
 BUSY = b"busy: someone else is chatting; try again later\n"
 STREAM_SCHEMES = ("tcp", "tls", "unix", "fifo", "serial")
 NOTICE_TIMEOUT = 1.0  # seconds a refused or queued peer gets to take its one line
+_STOP, _LOOK = b"x", b"l"  # to the accept thread: stop; the queue changed
+_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL | select.POLLRDHUP
 
 
 class ChatListener:
@@ -95,13 +102,17 @@ class ChatListener:
         with self._lock:
             if self._waiting:
                 self._hand_over(self._waiting.popleft())
+                self._poke(_LOOK)  # stop watching it for a hang-up
             else:
                 self._busy = False
 
+    def _poke(self, what: bytes) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._stop_w, what)
+
     def close(self) -> None:
         """Stop accepting, close every waiting peer and the listener."""
-        with contextlib.suppress(OSError):
-            os.write(self._stop_w, b"x")
+        self._poke(_STOP)
         if self._thread is not None:
             self._thread.join()
         with self._lock:
@@ -121,20 +132,69 @@ class ChatListener:
 
     # -- the accept thread -------------------------------------------------------------
     def _accepting(self) -> None:
+        """Accept peers, and watch the queued ones for hanging up (POLLRDHUP: the
+        peer's end of stream, whether or not it typed something first)."""
         assert isinstance(self.server, Listener)
-        with selectors.PollSelector() as selector:
-            selector.register(self.server.fileno(), selectors.EVENT_READ)
-            selector.register(self._stop_r, selectors.EVENT_READ)
-            while not any(key.fd == self._stop_r for key, _ in selector.select()):
-                try:
-                    accepted = self.server.accept_nowait()
-                except OSError as exc:
-                    if not is_transient_accept_error(exc):
-                        log.error("chat: accepting on %s failed: %s", self.bound, exc)
+        poller = select.poll()
+        listening = self.server.fileno()
+        poller.register(listening, select.POLLIN)
+        poller.register(self._stop_r, select.POLLIN)
+        watched: dict[int, Stream] = {}
+        while True:
+            self._watch(poller, watched)
+            for fd, events in poller.poll():
+                if fd == self._stop_r:
+                    if _STOP in os.read(self._stop_r, 64):
                         return
-                    continue
-                if accepted is not None:
-                    self._arrived(*accepted)
+                elif fd == listening:
+                    if not self._accept_one():
+                        return
+                elif events & _GONE:
+                    self._hung_up(fd, watched, poller)
+
+    def _accept_one(self) -> bool:
+        assert isinstance(self.server, Listener)
+        try:
+            accepted = self.server.accept_nowait()
+        except OSError as exc:
+            if not is_transient_accept_error(exc):
+                log.error("chat: accepting on %s failed: %s", self.bound, exc)
+                return False
+            return True
+        if accepted is not None:
+            self._arrived(*accepted)
+        return True
+
+    def _watch(self, poller: select.poll, watched: dict[int, Stream]) -> None:
+        """Watch exactly the queued peers' descriptors."""
+        with self._lock:
+            now = {stream.read_fd: stream for stream, _ in self._waiting}
+        for fd, stream in list(watched.items()):
+            if now.get(fd) is not stream:
+                poller.unregister(fd)
+                del watched[fd]
+        for fd, stream in now.items():
+            if fd not in watched:
+                poller.register(fd, select.POLLRDHUP)
+                watched[fd] = stream
+
+    def _hung_up(self, fd: int, watched: dict[int, Stream], poller: select.poll) -> None:
+        """A watched peer hung up: out of the queue if it typed nothing (else it keeps
+        its place, and its lines are shown at its turn); watched no more either way."""
+        poller.unregister(fd)
+        stream = watched.pop(fd)
+        if _unread(fd):
+            return
+        with self._lock:
+            for item in self._waiting:
+                if item[0] is stream:
+                    self._waiting.remove(item)
+                    break
+            else:
+                return  # its turn has come meanwhile: the conversation will see the end
+        log.info("chat: %s left while waiting its turn", item[1])
+        with contextlib.suppress(HosepipeError, OSError):
+            stream.close()
 
     def _arrived(self, stream: Stream, peer: str) -> None:
         try:
@@ -151,7 +211,7 @@ class ChatListener:
                 self._hand_over((stream, peer))
                 return
             if len(self._waiting) < self.queue_size:
-                self._waiting.append((stream, peer))
+                self._waiting.append((stream, peer))  # watched from the next turn on
                 ahead = len(self._waiting)
                 notice = (f"*** please wait: someone else is chatting "
                           f"({ahead} ahead of you)\n").encode()
@@ -171,3 +231,14 @@ class ChatListener:
     def _tell(stream: Stream, line: bytes) -> None:
         with contextlib.suppress(HosepipeError, OSError):
             stream.send_all(line, NOTICE_TIMEOUT)
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting to be read on a socket or pipe (0 if it cannot tell)."""
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, count)
+    except OSError:
+        return 0
+    return count[0]
+
