@@ -181,7 +181,14 @@ class Context:
 
 
 class Conversation:
-    """One connection's protocol. Override the hooks you need; each returns actions."""
+    """One connection's protocol. Override the hooks you need; each returns actions.
+
+    The four rules a driver reads after each callback (:attr:`partial`,
+    :attr:`wants_pause`, :attr:`idle_limit`, :attr:`message_limit`) are read only if
+    the conversation's class overrides them (a property or a class attribute, in the
+    class body or a base class between it and this one): define them there, not by
+    patching a class after its first connection.
+    """
 
     __slots__ = ()  # so that subclasses may use __slots__ to save memory per connection
 

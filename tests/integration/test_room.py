@@ -89,7 +89,7 @@ def test_a_join_before_the_nickname_chooses_the_room_the_nickname_is_checked_in(
     server = start_server("room@tcp://127.0.0.1:0")
     where = address_of(server)
     alice = Peer(where, "alice")  # in the lobby
-    bob, carol = Peer(where), Peer(where)
+    bob, carol, quitter = Peer(where), Peer(where), Peer(where)
     try:
         bob.send("/who", "/join no good", "/join den", "alice")  # free in den
         bob.expect("! /who comes after the nickname; your nickname?")
@@ -103,13 +103,11 @@ def test_a_join_before_the_nickname_chooses_the_room_the_nickname_is_checked_in(
         bob.expect("* carol joined den")
         alice.send("/who")
         alice.expect("* in lobby: alice")
-        quitter = Peer(where)
         quitter.send("/help", "/quit")  # both work before a nickname
         quitter.expect(lambda line: line.startswith("* commands: /nick NAME"))
         assert quitter.read_to_end().endswith(b"* bye\n")
-        quitter.close()
     finally:
-        for peer in (alice, bob, carol):
+        for peer in (alice, bob, carol, quitter):
             peer.close()
         assert server.stop() == 0
 
@@ -213,6 +211,21 @@ def test_a_persistent_flooder_is_dropped_with_flood_kick() -> None:
     finally:
         flooder.close()
         victim.close()
+        assert server.stop() == 0
+
+
+def test_commands_before_a_nickname_pass_the_flood_gate_too() -> None:
+    server = start_server("room@tcp://127.0.0.1:0", "-o", "room.flood_rate=1",
+                          "-o", "room.flood_burst=2", "-o", "room.flood_kick=10")
+    nameless = Peer(address_of(server))
+    try:
+        nameless.send(*(["/help"] * 50))
+        told = nameless.read_to_end().decode()
+        assert told.endswith("! dropped: flooding\n")
+        helped = [line for line in told.splitlines() if line.startswith("* commands:")]
+        assert 2 <= len(helped) < 50  # the burst, and what the rate let through meanwhile
+    finally:
+        nameless.close()
         assert server.stop() == 0
 
 

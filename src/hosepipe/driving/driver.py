@@ -426,8 +426,6 @@ class Driver(Outlet):
     def _queue(self, actions: Iterable[Action]) -> None:
         actions = list(actions)
         was_empty = not self.out
-        if actions and self.out is _EMPTY:
-            self.out = []
         out = self.out
         for index, action in enumerate(actions):
             if self.closing or self.finished:
@@ -435,11 +433,15 @@ class Driver(Outlet):
                 break
             if type(action) is Send:
                 if action.data:
+                    if out is _EMPTY:  # the first bytes to queue since it was empty
+                        out = self.out = []
                     out.append(memoryview(action.data))
                     self.queued += len(action.data)
             elif isinstance(action, SendFile):
                 region = Region(action)
                 if region.remaining:
+                    if out is _EMPTY:
+                        out = self.out = []
                     out.append(region)
                     self.queued += region.remaining
                     self.regions += 1

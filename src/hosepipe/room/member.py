@@ -161,7 +161,10 @@ class MemberConversation(Member, Conversation):
 
     def before_nick(self, command: Command) -> list[Action]:
         """A command before the nickname: ``/join ROOM`` chooses the room to enter,
-        ``/quit`` and ``/help`` do what they always do; the others wait for a name."""
+        ``/quit`` and ``/help`` do what they always do; the others wait for a name.
+        The flood gate applies to these lines as to the room's."""
+        if not self.gate.allow():
+            return self.flooding()
         name = command.name
         if name == "join":
             try:
