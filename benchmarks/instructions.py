@@ -46,8 +46,9 @@ while data := conn.recv(65536):
 
 
 def _server(argv: list[str], out: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)}
+    env = {**os.environ, "PYTHONHASHSEED": "0",  # the same dict layouts every run
+           "PYTHONPATH": os.pathsep.join(
+               p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)}
     return subprocess.Popen(
         ["nice", "-n", "19", "valgrind", "--tool=callgrind", "--quiet",
          f"--callgrind-out-file={out}/callgrind.%p", sys.executable, *argv],
