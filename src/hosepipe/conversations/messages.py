@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("hosepipe.service")
+_NOTHING: list[Action] = []  # no raw actions after a reply; shared, so never changed
 
 
 @dataclass
@@ -271,13 +272,14 @@ class MessageConversation(Conversation):
 
     def _finish(self, result: Any) -> tuple[bytes, list[Action]]:
         """A handler's result as a reply frame and the raw actions that follow it."""
+        if not isinstance(result, (Streamed, Upload)):  # a plain value: the usual case
+            return self._wire.ok_frame(result)[0], _NOTHING
         extra: list[Action] = []
-        if isinstance(result, (Streamed, Upload)):
-            if isinstance(result, Streamed):
-                extra = result.actions
-            else:
-                self._upload, self._uploaded = result, 0
-            result = result.value
+        if isinstance(result, Streamed):
+            extra = result.actions
+        else:
+            self._upload, self._uploaded = result, 0
+        result = result.value
         frame, ok = self._wire.ok_frame(result)
         if not ok:  # no raw bytes and no upload may follow an error
             release(extra)
