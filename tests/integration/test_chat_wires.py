@@ -12,8 +12,10 @@ import shutil
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pexpect
 import pytest
 import trustme
 
@@ -181,53 +183,50 @@ def test_room_nickname_defaults_to_user(room: FakeRoom) -> None:
     assert room.lines[-1] == "/quit"
 
 
-def test_two_chat_members_talk_through_the_real_room_service() -> None:
+@contextmanager
+def arthur_in_den() -> Iterator[tuple[str, pexpect.spawn]]:
+    """A room server with ``chat --room den --nick arthur`` in it: (its address, arthur).
+    At the end arthur quits with q and the server stops."""
     server = start_server("room@tcp://127.0.0.1:0")
     address = server.address("room")
     try:
         with running(chat("--room", "den", "--nick", "arthur", "-a", address)) as arthur:
             arthur.expect(r"\* in den: arthur\r\n")
             at_prompt(arthur)
-            with running(chat("--room", "den", "--nick", "bedivere", "-a", address)) as bed:
-                arthur.expect(r"\* bedivere joined den\r\n")
-                bed.expect(r"\* in den: (arthur, bedivere|bedivere, arthur)\r\n")
-                at_prompt(bed)
-                bed.sendline("ni!")
-                arthur.expect(r"\[bedivere\] ni!\r\n")
-                at_prompt(arthur)
-                arthur.sendline("/me bows")
-                bed.expect(r"\* arthur bows\r\n")
-                at_prompt(bed)
-                bed.sendline("q")
-                assert ended(bed) == 0
-            arthur.expect(r"\* bedivere left den")
+            yield address, arthur
             at_prompt(arthur)
             arthur.sendline("q")
             assert ended(arthur) == 0
     finally:
         assert server.stop() == 0
+
+
+def test_two_chat_members_talk_through_the_real_room_service() -> None:
+    with arthur_in_den() as (address, arthur):
+        with running(chat("--room", "den", "--nick", "bedivere", "-a", address)) as bed:
+            arthur.expect(r"\* bedivere joined den\r\n")
+            bed.expect(r"\* in den: (arthur, bedivere|bedivere, arthur)\r\n")
+            at_prompt(bed)
+            bed.sendline("ni!")
+            arthur.expect(r"\[bedivere\] ni!\r\n")
+            at_prompt(arthur)
+            arthur.sendline("/me bows")
+            bed.expect(r"\* arthur bows\r\n")
+            at_prompt(bed)
+            bed.sendline("q")
+            assert ended(bed) == 0
+        arthur.expect(r"\* bedivere left den")
 
 
 def test_a_taken_nickname_is_typed_again_and_the_room_kept() -> None:
-    server = start_server("room@tcp://127.0.0.1:0")
-    address = server.address("room")
-    try:
-        with running(chat("--room", "den", "--nick", "arthur", "-a", address)) as arthur:
-            arthur.expect(r"\* in den: arthur\r\n")
-            at_prompt(arthur)
-            with running(chat("--room", "den", "--nick", "arthur", "-a", address)) as other:
-                other.expect(r"! nickname arthur is taken in den; your nickname\?\r\n")
-                at_prompt(other)
-                other.sendline("galahad")
-                other.expect(r"\* in den: arthur, galahad\r\n")
-                arthur.expect(r"\* galahad joined den\r\n")
-                at_prompt(other)
-                other.sendline("q")
-                assert ended(other) == 0
-            arthur.expect(r"\* galahad left den")
-            at_prompt(arthur)
-            arthur.sendline("q")
-            assert ended(arthur) == 0
-    finally:
-        assert server.stop() == 0
-
+    with arthur_in_den() as (address, arthur):
+        with running(chat("--room", "den", "--nick", "arthur", "-a", address)) as other:
+            other.expect(r"! nickname arthur is taken in den; your nickname\?\r\n")
+            at_prompt(other)
+            other.sendline("galahad")
+            other.expect(r"\* in den: arthur, galahad\r\n")
+            arthur.expect(r"\* galahad joined den\r\n")
+            at_prompt(other)
+            other.sendline("q")
+            assert ended(other) == 0
+        arthur.expect(r"\* galahad left den")
