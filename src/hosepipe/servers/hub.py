@@ -248,6 +248,8 @@ class Hub:
 
     def _begin_stop(self) -> float:
         self.stopping = True
+        if self.grace <= 0:  # no grace: cut what is in flight before the listeners close,
+            self._cut()  # so that nobody sees them closed while a conversation still runs
         for bound in self.bound:
             self._unlisten(bound)
             bound.close()
@@ -289,10 +291,14 @@ class Hub:
         finally:
             self._finish()
 
-    def _finish(self) -> None:
+    def _cut(self) -> None:
+        """End every conversation and handed-off connection now (twice is harmless)."""
         for model in self.models.values():
             model.abort()
         self.handoffs.terminate()
+
+    def _finish(self) -> None:
+        self._cut()
         for model in self.models.values():
             model.close()
         for bound in self.bound:
