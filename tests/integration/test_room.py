@@ -263,6 +263,9 @@ def test_room_clients_join_say_and_read_events(model: str) -> None:
                 twin.join("alice", "kitchen")
             nc = Peer(address_of(server), "nc")
             nc.send("/join kitchen", "from nc")
+            # in kitchen before bob asks who is there: under the thread model nc's lines
+            # and bob's question are handled on two workers, in either order
+            nc.expect("* in kitchen: alice, nc")
 
             async def program() -> list[tuple[str, str, str]]:
                 bob = await AsyncRoomClient.connect(address)
