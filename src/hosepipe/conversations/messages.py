@@ -33,7 +33,6 @@ from hosepipe.service import (
     release,
 )
 from hosepipe.wire.framing import FrameDecoder
-from hosepipe.wire.hello import MAGIC as HELLO
 from hosepipe.wire.messages import ServerProtocol, error_envelope
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("hosepipe.service")
-_NOTHING: list[Action] = []  # no raw actions after a reply; shared, so never changed
 
 
 @dataclass
@@ -121,7 +119,7 @@ class MessageConversation(Conversation):
     def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
         if self._wire.codec is not None and self._upload is None:
             payload = self._frames.only_frame(data)
-            if payload is not None and payload.startswith(HELLO):  # see _answer_frames
+            if payload is not None and self._wire.is_hello(payload):  # see _answer_frames
                 greeting: list[bytes] = []
                 if self._first(payload, greeting) == "refused":
                     return [*(Send(g) for g in greeting), CLOSE]
@@ -273,7 +271,7 @@ class MessageConversation(Conversation):
     def _finish(self, result: Any) -> tuple[bytes, list[Action]]:
         """A handler's result as a reply frame and the raw actions that follow it."""
         if not isinstance(result, (Streamed, Upload)):  # a plain value: the usual case
-            return self._wire.ok_frame(result)[0], _NOTHING
+            return self._wire.ok_frame(result)[0], []
         extra: list[Action] = []
         if isinstance(result, Streamed):
             extra = result.actions

@@ -235,6 +235,7 @@ class Driver(Outlet):
         self.queued += len(rest)
 
     def _output(self) -> list[memoryview | Region]:
+        """``out``, as a list of its own (made when the first item is queued)."""
         if self.out is _EMPTY:
             self.out = []
         return self.out
@@ -426,23 +427,18 @@ class Driver(Outlet):
     def _queue(self, actions: Iterable[Action]) -> None:
         actions = list(actions)
         was_empty = not self.out
-        out = self.out
         for index, action in enumerate(actions):
             if self.closing or self.finished:
                 release(actions[index:])
                 break
             if type(action) is Send:
                 if action.data:
-                    if out is _EMPTY:  # the first bytes to queue since it was empty
-                        out = self.out = []
-                    out.append(memoryview(action.data))
+                    self._output().append(memoryview(action.data))
                     self.queued += len(action.data)
             elif isinstance(action, SendFile):
                 region = Region(action)
                 if region.remaining:
-                    if out is _EMPTY:
-                        out = self.out = []
-                    out.append(region)
+                    self._output().append(region)
                     self.queued += region.remaining
                     self.regions += 1
                 else:

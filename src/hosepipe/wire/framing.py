@@ -112,7 +112,7 @@ class FrameDecoder:
     def holding(self) -> bool:
         """True from a frame's first byte until its last, while no whole frame is
         waiting to be taken (a partial header counts)."""
-        if len(self._data) == self._start:  # nothing pending (inline: every request)
+        if not self.pending:
             return False
         try:
             return self._whole() is None
@@ -200,7 +200,7 @@ class FrameDecoder:
         A shortcut with the same result as :meth:`feed` then :meth:`next_frame`, minus
         the buffer; oversize and malformed headers go the long way and are refused there.
         """
-        if len(data) < 4 or len(self._data) != self._start:  # short, or bytes pending
+        if len(data) < 4 or self.pending:
             return None
         (size,) = _I32.unpack_from(data)
         if size != len(data) - 4 or size > self.max_frame:
