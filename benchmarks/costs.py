@@ -85,20 +85,26 @@ def _server_calls(model: str, lines: int) -> int:
             stdout=subprocess.PIPE, text=True)
         assert server.stdout is not None
         host, port = server.stdout.readline().split()[1][6:].rsplit(":", 1)
-        with socket.create_connection((host, int(port)), timeout=30) as sock:
-            for i in range(lines + 1):  # one to start with, in either run
-                line = b"ping %d\n" % i
-                sock.sendall(line)
-                got = b""
-                while len(got) < len(line):
-                    more = sock.recv(100)
-                    if not more:
-                        raise RuntimeError("the server closed the connection")
-                    got += more
+        echo_lines(host, int(port), lines + 1)  # one to start with, in either run
         server.terminate()
         server.wait(30)
         server.stdout.close()
         return int(pstats.Stats(str(out)).total_calls)  # type: ignore[attr-defined]
+
+
+def echo_lines(host: str, port: int, count: int, timeout: float = 30.0) -> None:
+    """Send ``count`` lines on one connection, one at a time, each echo read whole (a
+    reply may come in pieces)."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        for i in range(count):
+            line = b"ping %d\n" % i
+            sock.sendall(line)
+            got = b""
+            while len(got) < len(line):
+                more = sock.recv(100)
+                if not more:
+                    raise RuntimeError("the server closed the connection")
+                got += more
 
 
 def main() -> int:

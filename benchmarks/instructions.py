@@ -22,17 +22,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from costs import echo_lines
+from run import PAYLOAD
+
 from hosepipe import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("iterative", "thread", "fork", "select", "async")
-PAYLOAD = b"x" * 64
 
 # the floor: a plain blocking echo server, one connection, as a tutorial writes it
 FLOOR = """
@@ -67,7 +69,7 @@ def _instructions(argv: list[str], workload: str, requests: int) -> int:
                 raise RuntimeError(f"the server did not start: {' '.join(argv)}")
             host, port = line.split()[1].split("://")[1].rsplit(":", 1)
             if workload == "echo":
-                _echo(host, int(port), requests)
+                echo_lines(host, int(port), requests, timeout=300)
             else:
                 with Client(f"tcp://{host}:{port}", timeout=300) as client:
                     for _ in range(requests):
@@ -78,19 +80,6 @@ def _instructions(argv: list[str], workload: str, requests: int) -> int:
             if server.stdout is not None:
                 server.stdout.close()
         return sum(_total(path) for path in out.glob("callgrind.*"))
-
-
-def _echo(host: str, port: int, requests: int) -> None:
-    with socket.create_connection((host, port), timeout=300) as sock:
-        for i in range(requests):
-            line = b"ping %d\n" % i
-            sock.sendall(line)
-            got = b""
-            while len(got) < len(line):  # a reply may come in pieces
-                more = sock.recv(100)
-                if not more:
-                    raise RuntimeError("the server closed the connection")
-                got += more
 
 
 def _total(path: Path) -> int:
