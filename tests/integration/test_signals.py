@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -76,4 +77,32 @@ def test_a_second_signal_cuts_the_grace_period_and_still_exits_cleanly(
         assert time.monotonic() - started < 60  # not the 600 s grace period
         assert held.recv(10) == b""  # cut
     assert "cutting the grace period short" in server.log()
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("model", ["thread", "async"])
+def test_signals_that_keep_coming_until_the_process_is_gone_never_kill_it(
+        model: str, tmp_path: Path) -> None:
+    # A supervisor that keeps signalling: the last signals land while the interpreter
+    # finalizes, after "stopped", when Python would have put the default handlers back
+    # (it leaves an ignored signal ignored) and worker threads still run.
+    path = tmp_path / "k.sock"
+    server = start_server(f"echo@unix://{path}", "--model", model, "--grace", "600")
+    with socket.socket(socket.AF_UNIX) as held:
+        held.connect(str(path))
+        held.sendall(b"x")
+        held.settimeout(10)
+        assert held.recv(1) == b"x"
+        pid = server.process.pid
+        # bounded: the loop ends when the server is gone, or after 20,000 signals
+        signaller = subprocess.Popen(
+            ["sh", "-c", f"i=0; while [ $i -lt 20000 ] && kill -TERM {pid} 2>/dev/null;"
+                         " do i=$((i+1)); done"])
+        try:
+            code = server.process.wait(60)
+        finally:
+            signaller.kill()
+            signaller.wait()
+        assert code == 0, server.log()
+    assert "stopped" in server.log()
     assert not path.exists()

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from hosepipe.errors import ConfigError
 from hosepipe.servers.base import Bound
-from hosepipe.servers.signals import STOP_SIGNALS, SignalGuard, blocked
+from hosepipe.servers.signals import SignalGuard, blocked, ignore_from_now_on
 from hosepipe.servers.superserver import (
     Superserver,
     separate_state_error,
@@ -119,4 +119,4 @@ def serve_until_stopped(server: Superserver, workers: int,
     runner.install_signal_handlers()
     announce(server.open())
     runner.run()
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    ignore_from_now_on()

@@ -7,7 +7,11 @@ server announces its bindings and are never put back while the process lives:
 * the first SIGTERM or SIGINT begins the graceful stop (no new connections; in-flight
   conversations get the grace period);
 * a second one cuts the grace period short -- still a clean exit: listeners closed,
-  Unix socket files removed, children reaped, status 0.
+  Unix socket files removed, children reaped, status 0;
+* later ones are counted, nothing more; once the server has stopped they are ignored
+  (:func:`ignore_from_now_on`), so that one arriving while the interpreter finalizes --
+  when Python puts default handlers back, and worker threads may still take it --
+  cannot end the process "by signal".
 
 A handler only sets state and calls functions that are safe from a signal handler
 (they write a byte to a wake-up pipe). :func:`blocked` keeps these signals pending
@@ -23,7 +27,7 @@ import signal
 from collections.abc import Callable, Iterator
 from types import FrameType
 
-__all__ = ["STOP_SIGNALS", "SignalGuard", "blocked"]
+__all__ = ["STOP_SIGNALS", "SignalGuard", "blocked", "ignore_from_now_on"]
 
 log = logging.getLogger("hosepipe.server")
 
@@ -55,7 +59,12 @@ class SignalGuard:
         self._previous.clear()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        # Python may run this handler again inside itself (a signal between two of its
+        # bytecodes), so after the second signal it only counts: a flood of signals
+        # must not grow the stack or the log.
         self.received += 1
+        if self.received > 2:
+            return
         name = signal.Signals(signum).name
         if self.received == 1:
             log.info("received %s: stopping gracefully (again to stop at once)", name)
@@ -63,6 +72,14 @@ class SignalGuard:
         else:
             log.info("received %s again: cutting the grace period short", name)
             self._hurry()
+
+
+def ignore_from_now_on() -> None:
+    """Ignore SIGTERM and SIGINT for the rest of the process (main thread only): for
+    a command whose server has stopped. CPython's finalization leaves an ignored
+    signal ignored, where it would put back the default for a handled one."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _ignore(_signum: int, _frame: FrameType | None) -> None:
