@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hosepipe.driving import driver as driver_module
 from hosepipe.driving.driver import Driver, Region
@@ -16,6 +18,8 @@ from hosepipe.limits import Limits
 from hosepipe.service import (
     CLOSE,
     PENDING,
+    RESUME,
+    WAITING,
     Action,
     Context,
     Conversation,
@@ -554,3 +558,48 @@ def test_an_idle_driver_holds_nothing_but_itself_and_two_timestamps() -> None:
     assert done.returncode == 0, done.stderr
     per_driver = float(done.stdout)
     assert per_driver < 400, f"{per_driver:.0f} B per idle driver"
+
+
+_STEPS = ("data", "partial", "whole", "pause", "no pause", "tick", "long tick", "timer",
+          "pending", "waiting", "resume", "close", "eof", "flush")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_STEPS), max_size=25), st.booleans())
+def test_receive_timeout_answers_wants_read_and_timeout_in_one_call(
+        steps: list[str], peer_deadlines: bool) -> None:
+    # the blocking loop's one question per receive agrees with the two it replaces, in
+    # whatever state a conversation's callbacks and the clock leave the driver
+    driver, conv, clock, _ = make(Limits(idle_timeout=30, pause=0.05, message_timeout=2),
+                                  peer_deadlines=peer_deadlines)
+    for step in steps:
+        if step == "data":
+            driver.receive(b"x")
+        elif step in ("partial", "whole"):
+            conv.is_partial = step == "partial"
+            driver.receive(b"y")
+        elif step in ("pause", "no pause"):
+            conv.want_pause = step == "pause"
+            driver.receive(b"z")
+        elif step in ("pending", "close"):
+            conv.replies.append([Send(b"later"), PENDING] if step == "pending" else [CLOSE])
+            driver.receive(b"w")
+        elif step == "waiting":
+            conv.replies.append([WAITING])
+            driver.receive(b"v")
+        elif step == "resume":
+            driver.push((RESUME,))
+            driver.drain()
+        elif step == "tick":
+            clock.advance(0.04)
+        elif step == "long tick":
+            clock.advance(40)
+        elif step == "timer":
+            driver.timer()
+        elif step == "eof":
+            driver.receive(b"")
+        else:
+            flush(driver)
+        if driver.head() is None:
+            expected = driver.timeout() if driver.wants_read else -1.0
+            assert driver.receive_timeout() == expected

@@ -74,10 +74,10 @@ def drive(driver: Driver, stream: Stream, wake: Wake | None = None, *,
             if driver.out:
                 _send_head(driver, stream, send_timeout)
                 continue
-            if not driver.wants_read:
+            timeout = driver.receive_timeout()
+            if timeout == -1.0:  # no bytes wanted now
                 _wait(driver, wake)
                 continue
-            timeout = driver.timeout()
             if rest_after is not None:  # whether it rests is asked only once it is quiet
                 timeout = rest_after if timeout is None else min(timeout, rest_after)
             if poller is not None and not _ready(driver, stream, poller, wake, timeout):

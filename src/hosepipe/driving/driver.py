@@ -363,6 +363,24 @@ class Driver(Outlet):
         due = self.deadline
         return None if due == math.inf else max(0.0, due - self.clock())
 
+    def receive_timeout(self) -> float | None:
+        """For a blocking loop, asked while nothing is queued: how long the next receive
+        may wait (:meth:`timeout`; None: no deadline), or -1.0 when no bytes are wanted
+        now (not :attr:`wants_read`). One call per receive, where asking both costs
+        three."""
+        if self.finished or self.closing or self.eof or self.backlog or self.waiting:
+            return -1.0
+        # :attr:`deadline` with nothing queued and no end of stream
+        if self._pause_wanted and self.paused_at != self.last_read:
+            due = self.last_read + self.limits.pause
+        elif self.peer_deadlines:
+            due = self.last_read + self._idle
+        else:
+            due = math.inf
+        if self.message_started is not None:
+            due = min(due, self.message_started + self._message)
+        return None if due == math.inf else max(0.0, due - self.clock())
+
     # -- pushing (any thread) -----------------------------------------------------------------
     def push(self, actions: tuple[Action, ...]) -> bool:
         with self._lock:
