@@ -35,6 +35,17 @@ def _wait_for_log(server: ServerProcess, text: str, timeout: float = 15.0) -> No
         time.sleep(0.02)
 
 
+def _in_flight(path: Path) -> socket.socket:
+    """A connection to the echo server at ``path`` whose conversation is in flight (it
+    has echoed a byte)."""
+    held = socket.socket(socket.AF_UNIX)
+    held.connect(str(path))
+    held.sendall(b"x")
+    held.settimeout(10)
+    assert held.recv(1) == b"x"
+    return held
+
+
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_right_after_readiness_stops_cleanly(model: str, signum: int,
@@ -62,11 +73,7 @@ def test_a_second_signal_cuts_the_grace_period_and_still_exits_cleanly(
         model: str, tmp_path: Path) -> None:
     path = tmp_path / "e.sock"
     server = start_server(f"echo@unix://{path}", "--model", model, "--grace", "600")
-    with socket.socket(socket.AF_UNIX) as held:
-        held.connect(str(path))
-        held.sendall(b"x")
-        held.settimeout(10)
-        assert held.recv(1) == b"x"  # the conversation is in flight
+    with _in_flight(path) as held:
         server.process.send_signal(signal.SIGTERM)
         _wait_for_log(server, "stopping gracefully")
         started = time.monotonic()
@@ -88,11 +95,7 @@ def test_signals_that_keep_coming_until_the_process_is_gone_never_kill_it(
     # (it leaves an ignored signal ignored) and worker threads still run.
     path = tmp_path / "k.sock"
     server = start_server(f"echo@unix://{path}", "--model", model, "--grace", "600")
-    with socket.socket(socket.AF_UNIX) as held:
-        held.connect(str(path))
-        held.sendall(b"x")
-        held.settimeout(10)
-        assert held.recv(1) == b"x"
+    with _in_flight(path):
         pid = server.process.pid
         # bounded: the loop ends when the server is gone, or after 20,000 signals
         signaller = subprocess.Popen(
