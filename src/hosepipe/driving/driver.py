@@ -114,6 +114,20 @@ def _tells(kind: type) -> int:
     return tells
 
 
+# What holds a connection, a bit each of Driver._state: one word for seven flags, so
+# that "may it read?" is one test and an idle driver carries one slot, not seven.
+_CLOSING = 1  # Close queued: finish once ``out`` is empty
+_EOF = 2  # the peer ended its stream
+_EOF_HELD = 4  # ... and eof_received() waits for the held messages
+_BACKLOG = 8  # the conversation returned PENDING
+_WAITING = 16  # ... or WAITING: it pushes RESUME when its work is done
+_RESUME_NOW = 32  # RESUME was pushed
+_PAUSE_WANTED = 64  # the conversation wants_pause
+_ENDED = 128  # finished
+_NO_READ = _CLOSING | _EOF | _BACKLOG | _WAITING | _ENDED
+_PAUSE_ONLY = _PAUSE_WANTED | _EOF  # pausing: the first without the second
+
+
 # The lock that guards a driver's pushes (taken briefly, never two at once): one of a
 # few shared ones, rather than a lock object for each of thousands of idle connections.
 # A forked child gets new ones: another thread of the parent may have held one at the
@@ -139,11 +153,10 @@ class Driver(Outlet):
     # an idle connection is mostly this object: slots, and a list (not a deque) for the
     # pushes, keep it under a kilobyte
     __slots__ = ("_busy", "_idle", "_inbox", "_inbox_bytes", "_lock", "_message",
-                 "_pause_wanted", "_resume_now", "_tells", "backlog", "clock", "closing",
-                 "conversation", "eof", "eof_held", "finished", "label", "last_progress",
-                 "last_read", "limits", "message_started", "on_done", "out", "paused_at",
-                 "peer_deadlines", "queued", "received", "regions", "sent", "thread",
-                 "waiting", "waker")
+                 "_state", "_tells", "clock", "conversation", "finished", "label",
+                 "last_progress", "last_read", "limits", "message_started", "on_done",
+                 "out", "paused_at", "peer_deadlines", "queued", "received", "regions",
+                 "sent", "thread", "waker")
 
     def __init__(self, limits: Limits, *, clock: Clock = time.monotonic,
                  peer_deadlines: bool = True, waker: Callable[[], None] = _nothing,
@@ -163,18 +176,12 @@ class Driver(Outlet):
         self.queued = 0  # bytes in ``out``
         self.regions = 0  # Regions in ``out``
         self.received = self.sent = 0
-        self.closing = False  # Close queued: finish once ``out`` is empty
         self.finished: str | None = None
-        self.eof = False  # the peer ended its stream
-        self.eof_held = False  # ... and eof_received() waits for the held messages
-        self.backlog = False  # the conversation returned PENDING
-        self.waiting = False  # ... or WAITING: it pushes RESUME when its work is done
-        self._resume_now = False  # RESUME was pushed
+        self._state = 0  # the flags above (_CLOSING ...)
         now = clock()
         self.last_read = self.last_progress = now
         self.message_started: float | None = None
         self.paused_at = _NEVER  # last_read when paused() last fired
-        self._pause_wanted = False
         self._idle = limits.idle_timeout
         self._message = limits.message_timeout
         self._inbox: list[Action] | None = None  # pushed, not yet queued (made on demand)
@@ -323,19 +330,38 @@ class Driver(Outlet):
     # -- what the model asks -------------------------------------------------------------
     @property
     def wants_read(self) -> bool:
-        return not (self.finished or self.closing or self.eof or self.backlog
-                    or self.waiting) and self.queued < self.limits.high_water
+        return not self._state & _NO_READ and self.queued < self.limits.high_water
+
+    @property
+    def closing(self) -> bool:
+        """A Close is queued: the connection finishes once its output has gone."""
+        return bool(self._state & _CLOSING)
+
+    @property
+    def eof(self) -> bool:
+        """The peer has ended its stream."""
+        return bool(self._state & _EOF)
+
+    @property
+    def backlog(self) -> bool:
+        """The conversation holds messages it will answer later (it returned PENDING)."""
+        return bool(self._state & _BACKLOG)
+
+    @property
+    def waiting(self) -> bool:
+        """The conversation waits for work done elsewhere (it returned WAITING)."""
+        return bool(self._state & _WAITING)
 
     @property
     def resting(self) -> bool:
         """True while nothing is held: no output, no partial message, no answers held
         back, no pause to wait for -- the connection only waits for its peer."""
-        return not (self.out or self.backlog or self.waiting or self.closing or self.eof
-                    or self.finished or self.message_started is not None or self._pausing)
+        return not (self.out or self._state & _NO_READ or self.message_started is not None
+                    or self._pausing)
 
     @property
     def _pausing(self) -> bool:
-        return self._pause_wanted and self.paused_at != self.last_read and not self.eof
+        return self._state & _PAUSE_ONLY == _PAUSE_WANTED and self.paused_at != self.last_read
 
     @property
     def _idling(self) -> bool:
@@ -348,7 +374,7 @@ class Driver(Outlet):
             return math.inf
         if self.out:
             due = self.last_progress + self.limits.send_timeout
-        elif self._pause_wanted and self.paused_at != self.last_read and not self.eof:
+        elif self._state & _PAUSE_ONLY == _PAUSE_WANTED and self.paused_at != self.last_read:
             due = self.last_read + self.limits.pause  # _pausing, inline: once per read
         elif self.peer_deadlines:  # _idling, with nothing out
             due = self.last_read + self._idle
@@ -368,10 +394,11 @@ class Driver(Outlet):
         may wait (:meth:`timeout`; None: no deadline), or -1.0 when no bytes are wanted
         now (not :attr:`wants_read`). One call per receive, where asking both costs
         three."""
-        if self.finished or self.closing or self.eof or self.backlog or self.waiting:
+        state = self._state
+        if state & _NO_READ:
             return -1.0
         # :attr:`deadline` with nothing queued and no end of stream
-        if self._pause_wanted and self.paused_at != self.last_read:
+        if state & _PAUSE_WANTED and self.paused_at != self.last_read:
             due = self.last_read + self.limits.pause
         elif self.peer_deadlines:
             due = self.last_read + self._idle
@@ -419,12 +446,16 @@ class Driver(Outlet):
         a rule its class does not override keeps the default set by __init__."""
         tells = self._tells
         if tells & _PARTIAL:
-            if not (conversation.partial and self.peer_deadlines and not self.backlog):
+            if not (conversation.partial and self.peer_deadlines
+                    and not self._state & _BACKLOG):
                 self.message_started = None
             elif self.message_started is None:
                 self.message_started = self.clock()
         if tells & _PAUSE:
-            self._pause_wanted = conversation.wants_pause
+            if conversation.wants_pause:
+                self._state |= _PAUSE_WANTED
+            else:
+                self._state &= ~_PAUSE_WANTED
         if tells & _IDLE:
             self._idle = conversation.idle_limit or self.limits.idle_timeout
         if tells & _MESSAGE:
@@ -446,7 +477,7 @@ class Driver(Outlet):
         actions = list(actions)
         was_empty = not self.out
         for index, action in enumerate(actions):
-            if self.closing or self.finished:
+            if self._state & (_CLOSING | _ENDED):
                 release(actions[index:])
                 break
             if type(action) is Send:
@@ -469,49 +500,50 @@ class Driver(Outlet):
     def _flag(self, action: Action) -> None:
         """An action that sends nothing: Close, Pending, Waiting or Resume."""
         if isinstance(action, Close):
-            self.closing = True
+            self._state |= _CLOSING
         elif isinstance(action, Pending):
-            self.backlog = True
+            self._state |= _BACKLOG
         elif isinstance(action, Waiting):
-            self.waiting = True
+            self._state |= _WAITING
         elif isinstance(action, Resume):
-            self._resume_now = True
+            self._state |= _RESUME_NOW
 
     def _drained(self) -> None:
         """The queue has room: answer held messages, deliver a held end of stream,
         finish a closing connection."""
         for _ in range(1000):  # bounded: each round queues output or clears a flag
-            if self.finished:
+            state = self._state
+            if state & _ENDED:
                 return
-            if self._resume_now:  # the work it waited for is done
-                self._resume_now = self.waiting = False
-                self.backlog = False
+            if state & _RESUME_NOW:  # the work it waited for is done
+                self._state = state & ~(_RESUME_NOW | _WAITING | _BACKLOG)
                 assert self.conversation is not None
                 self._call(self.conversation.resume)
                 continue
-            if self.waiting:
+            if state & _WAITING:
                 break
-            if self.backlog and not self.regions and self.queued < self.limits.high_water // 2:
-                self.backlog = False
+            if (state & _BACKLOG and not self.regions
+                    and self.queued < self.limits.high_water // 2):
+                self._state = state & ~_BACKLOG
                 assert self.conversation is not None
                 self._call(self.conversation.resume)
                 continue
-            if self.eof_held and not self.backlog and not self.waiting:
-                self.eof_held = False
+            if state & (_EOF_HELD | _BACKLOG) == _EOF_HELD:  # (not waiting: see above)
+                self._state = state & ~_EOF_HELD
                 assert self.conversation is not None
                 self._call(self.conversation.eof_received)
                 continue
             break
-        if self.closing and not self.out:
+        if self._state & _CLOSING and not self.out:
             self._finish("closed")
 
     def _end_of_stream(self) -> None:
-        if self.eof or self.finished:
+        if self._state & (_EOF | _ENDED):
             return
-        self.eof = True
+        self._state |= _EOF
         self.message_started = None
-        if self.backlog or self.waiting:
-            self.eof_held = True
+        if self._state & (_BACKLOG | _WAITING):
+            self._state |= _EOF_HELD
         else:
             assert self.conversation is not None
             self._call(self.conversation.eof_received)
@@ -525,6 +557,7 @@ class Driver(Outlet):
             return
         with self._lock:
             self.finished = reason
+            self._state |= _ENDED
             pushed = self._inbox or []
             self._inbox = None
         release(pushed)
