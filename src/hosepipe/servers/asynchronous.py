@@ -94,7 +94,7 @@ class _Stream(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tally = Tally(self.bound, peer)
         self.driver = Driver(self.bound.limits, label=tally, on_done=tally,
-                             waker=self._wake, thread=self.runner.thread)
+                             waker=self, thread=self.runner.thread)  # __call__
         self.runner.connections.add(self)
         self.driver.open(self.bound.conversation, self.bound.context(peer, offload=True))
         self._pump()
@@ -164,6 +164,10 @@ class _Stream(asyncio.Protocol):
         if not self.scheduled:
             self.scheduled = True
             self.runner.loop.call_soon_threadsafe(self._drain)
+
+    # the driver's waker is the protocol itself, rather than a bound method made for
+    # each of thousands of idle connections
+    __call__ = _wake
 
     def _drain(self) -> None:
         self.scheduled = False

@@ -80,7 +80,7 @@ class LoopConnection:
 
     def start(self) -> None:
         if self.driver is not None:  # back from a worker: wait here for the peer again
-            self.driver.waker = self._wake
+            self.driver.waker = self
             self.driver.thread = self.hub.thread
             self.driver.drain()
             self._flush()
@@ -126,13 +126,18 @@ class LoopConnection:
     # -- the conversation ----------------------------------------------------------------
     def _converse(self) -> None:
         self.driver = Driver(self.bound.limits, label=self.tally, on_done=self.tally,
-                             waker=self._wake, thread=self.hub.thread)
+                             waker=self, thread=self.hub.thread)
         self.driver.open(self.bound.conversation,
                          self.bound.context(self.peer, offload=self.hand_over is None))
         self._flush()
         self.update()
 
-    def on_ready(self, mask: int) -> None:
+    def on_ready(self, mask: int = 0) -> None:
+        """The selector's callback, ``mask`` the events ready; called with none, the
+        driver's waker (see ``__call__``)."""
+        if not mask:
+            self._wake()
+            return
         if self.driver is None:
             self._handshake()
             return
@@ -146,7 +151,8 @@ class LoopConnection:
         self.update()
 
     # The selector's data for our descriptors is the connection itself, called with the
-    # ready mask: no bound method is kept for each of thousands of idle connections.
+    # ready mask, and so is its driver's waker, called with none: no bound method is
+    # kept for each of thousands of idle connections.
     __call__ = on_ready
 
     def _leave(self) -> None:
