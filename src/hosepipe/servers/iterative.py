@@ -1,26 +1,30 @@
 """The iterative model: one client at a time, served to the end before the next.
 
 The simplest server there is, and the right one when conversations are short and
-rare. It runs its one conversation in the hub's loop, non-blocking, as the select model
-runs many (:class:`~hosepipe.servers.inloop.LoopConnection`): while it lasts, the
-listeners of every iterative binding are paused, so further clients wait in the
-kernel's backlog and are taken one by one, in order. The loop itself keeps running, so
+rare. Its one conversation runs as a tutorial's iterative server runs it: blocking
+receives and sends, on a thread of the model's own
+(:func:`~hosepipe.servers.blocking.serve_connection`, as a fork child runs it). While it
+lasts, the listeners of every iterative binding are paused, so further clients wait in
+the kernel's backlog and are taken one by one, in order. The hub's loop is left free:
 datagram bindings are answered meanwhile, and a SIGTERM closes the listeners at once
-and cuts the conversation when the grace period ends, as under every model.
+and cuts the conversation (its stream aborted) when the grace period ends, as under
+every model.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
 
 from hosepipe.servers.base import Bound, Model
-from hosepipe.servers.blocking import Aside
+from hosepipe.servers.blocking import Aside, serve_connection
 from hosepipe.servers.hub import Hub
-from hosepipe.servers.inloop import LoopConnection
-from hosepipe.servers.selecting import RECEIVE_SIZE
 from hosepipe.transports.base import Stream
 
 __all__ = ["IterativeModel"]
+
+_Job = tuple[Bound, Stream, str]
 
 
 class IterativeModel(Model):
@@ -28,9 +32,13 @@ class IterativeModel(Model):
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.current: LoopConnection | None = None
-        self.waiting: deque[tuple[Bound, Stream, str]] = deque()
-        self.receive_area = memoryview(bytearray(RECEIVE_SIZE))
+        self.waiting: deque[_Job] = deque()  # accepted in one batch, not yet served
+        self.busy = False  # a conversation is being served (set and cleared by the loop)
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None  # started with the first client
+        self._lock = threading.Lock()
+        self._current: Stream | None = None  # the stream being served, to cut it
+        self._cut = False  # abort() was called: cut the current one and any later one
         self.aside = Aside()  # streams that may not be made non-blocking (stdio)
 
     def _bound(self) -> list[Bound]:
@@ -41,8 +49,8 @@ class IterativeModel(Model):
         if not stream.nonblocking:
             self.aside.start(bound, stream, peer)
             return
-        self.waiting.append((bound, stream, peer))  # accepted in the same batch
-        if self.current is None:
+        self.waiting.append((bound, stream, peer))
+        if not self.busy:
             self._next()
 
     def _next(self) -> None:
@@ -50,23 +58,42 @@ class IterativeModel(Model):
             self.hub.resume_accepting(self._bound())
             return
         self.hub.pause_accepting(self._bound())
-        bound, stream, peer = self.waiting.popleft()
-        self.current = LoopConnection(self.hub, bound, stream, peer, area=self.receive_area,
-                                      on_end=self._ended)
-        self.current.start()
+        self.busy = True
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="hosepipe-iterative",
+                                            daemon=True)
+            self._worker.start()
+        self._jobs.put(self.waiting.popleft())
 
-    def _ended(self, connection: LoopConnection) -> None:
-        if connection is self.current:
-            self.current = None
-            if not self.hub.stopping:
-                self.hub.call_soon(self._next)
+    def _work(self) -> None:
+        """The model's thread: serve each connection given, to its end."""
+        while (job := self._jobs.get()) is not None:
+            try:
+                serve_connection(*job, track=self._track)
+            finally:
+                self.hub.call_soon(self._ended)
+
+    def _track(self, stream: Stream | None) -> None:
+        with self._lock:
+            self._current = stream
+            cut = self._cut
+        if cut and stream is not None:  # abort() came before the stream was known
+            stream.abort()
+
+    def _ended(self) -> None:
+        self.busy = False
+        if not self.hub.stopping:
+            self._next()
 
     def active(self) -> int:
-        return (self.current is not None) + len(self.waiting) + len(self.aside)
+        return self.busy + len(self.waiting) + len(self.aside)
 
     def abort(self) -> None:
-        if self.current is not None:
-            self.current.abort("cut at shutdown")
+        with self._lock:
+            self._cut = True
+            current = self._current
+        if current is not None:
+            current.abort()
         while self.waiting:
             bound, stream, peer = self.waiting.popleft()
             stream.close()
@@ -74,4 +101,8 @@ class IterativeModel(Model):
         self.aside.abort()
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._jobs.put(None)
+            self._worker.join()
+            self._worker = None
         self.aside.join()
