@@ -87,8 +87,9 @@ def test_no_amplification_option() -> None:
 
 
 def test_iterative_answers_datagrams_while_a_conversation_lasts() -> None:
-    """The iterative model serves one stream conversation at a time, in the hub's loop,
-    so its datagram bindings are answered meanwhile (they used to wait for it)."""
+    """The iterative model serves one stream conversation at a time, on a thread of its
+    own, so the hub's loop answers its datagram bindings meanwhile (they used to wait
+    for it)."""
     server = start_server("upper@tcp://127.0.0.1:0", "daytime@udp://127.0.0.1:0",
                           "--model", "iterative")
     try:
