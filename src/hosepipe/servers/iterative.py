@@ -13,6 +13,7 @@ every model.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections import deque
@@ -23,6 +24,8 @@ from hosepipe.servers.hub import Hub
 from hosepipe.transports.base import Stream
 
 __all__ = ["IterativeModel"]
+
+log = logging.getLogger("hosepipe.server")
 
 _Job = tuple[Bound, Stream, str]
 
@@ -70,6 +73,8 @@ class IterativeModel(Model):
         while (job := self._jobs.get()) is not None:
             try:
                 serve_connection(*job, track=self._track)
+            except Exception:  # a bug: this connection ends, the model serves on
+                log.exception("%s %s: serving %s failed", job[0].label, job[0].local, job[2])
             finally:
                 self.hub.call_soon(self._ended)
 
