@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 
 import psutil
 import pytest
@@ -97,6 +98,33 @@ def test_grace_period_cuts_conversations_that_do_not_end() -> None:
         assert held.recv(10) == b""  # cut once the grace period is over
         assert server.process.wait(DEADLINE) == 0
     server.stop()
+
+
+@pytest.mark.parametrize("model", ["iterative", "thread"])
+def test_a_cut_at_shutdown_is_not_the_peers_end_of_stream(model: str, tmp_path: Path) -> None:
+    # A conversation on a blocking thread is cut by shutting its socket down, which a
+    # receive reads as an empty string. Taken for the peer's end of stream, it made the
+    # half-typed last line a whole command: the add below was carried out at shutdown.
+    db = f"sqlite://{tmp_path}/book.db"
+    server = start_server("book@tcp://127.0.0.1:0", "--db", db, "--model", model,
+                          "--grace", "0.5")
+    host, port = server.address("book")[6:].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=DEADLINE) as held:
+        held.sendall(b"fnd:Arthur\n")  # a line client, from its first line on
+        assert recv_until(held, b"\n") == b"Sorry, no entry for: Arthur\n"
+        held.sendall(b"add:Arthur,1,Palace Lane,Camelot,555")  # no newline: not whole
+        server.process.send_signal(signal.SIGTERM)
+        assert recv_until(held, lambda data: False) == b""  # cut: the end of stream
+        assert server.process.wait(DEADLINE) == 0
+    server.stop()
+    again = start_server("book@tcp://127.0.0.1:0", "--db", db)
+    try:
+        host, port = again.address("book")[6:].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=DEADLINE) as sock:
+            sock.sendall(b"fnd:Arthur\n")
+            assert recv_until(sock, b"\n") == b"Sorry, no entry for: Arthur\n"
+    finally:
+        assert again.stop() == 0
 
 
 def test_ni_over_a_pipe_to_a_forked_child() -> None:

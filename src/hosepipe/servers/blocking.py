@@ -35,13 +35,19 @@ def serve_connection(bound: Bound, stream: Stream, peer: str,
     """Serve one connection on this thread. ``track`` is told the stream while it runs
     (and ``None`` after), so that a model can cut it at shutdown."""
     tally = Tally(bound, peer)
-    stream.set_blocking(True)
+    track(stream)  # from here on: a shutdown may cut even the TLS handshake
     try:
+        stream.set_blocking(True)
         if bound.tls is not None:
             assert isinstance(stream, SocketStream)
             stream = SocketStream(secure_accepted(stream.sock, bound.tls,
                                                   bound.limits.handshake_timeout), peer)
-    except ConnectError as exc:
+    except (ConnectError, OSError) as exc:  # the handshake failed, or the peer is gone
+        track(None)
+        stream.close()
+        if bound.tls is None:
+            tally.done(f"dropped: {exc}")
+            return
         limit_log.warning(f"tls:{bound.local}", "%s: %s", tally.label, exc)
         tally.done(f"refused: {exc}")
         return
@@ -56,8 +62,13 @@ def continue_connection(bound: Bound, stream: Stream, driver: Driver,
     """Drive an open connection on this thread to its end, then close it; or, with
     ``rest_after``, until it has been quiet that long: then return True, leaving the
     stream open for the caller to wait on elsewhere."""
-    stream.set_blocking(True)
-    wake = Wake() if bound.service.pushes else None
+    try:
+        stream.set_blocking(True)
+        wake = Wake() if bound.service.pushes else None
+    except OSError as exc:  # the peer is gone, or no descriptor for a wake-up pipe
+        stream.close()
+        driver.fail(str(exc))  # counted out, as every end is
+        return False
     driver.waker = wake.set if wake is not None else _no_wake
     driver.thread = threading.get_ident()
     driver.drain()  # anything pushed while the connection moved here

@@ -5,8 +5,8 @@ It accepts on every listener (so one process serves many bindings), opens endpoi
 conversation ends, answers datagrams inline, runs timers and callbacks from other
 threads (``call_soon``), wakes on signals through a self-pipe, and conducts the graceful
 shutdown: stop accepting, give in-flight conversations the grace period, then make
-every model end what is left. The select and iterative models drive their connections
-in this same loop; every model receives its connections through
+every model end what is left. The select model drives its connections in this same
+loop (and the thread model its quiet ones); every model receives its connections through
 :meth:`Model.accepted`. Services that take a connection over (``handoff``: exec
 programs) get it from the hub directly and are only tracked until they end.
 """

@@ -1,6 +1,7 @@
 """One connection driven non-blocking in the hub's selector loop.
 
-The select model runs every connection this way, the iterative model one at a time.
+The select model runs every connection this way, the thread model those that are
+quiet.
 A :class:`LoopConnection` is a :class:`~hosepipe.driving.driver.Driver` plus a
 non-blocking stream (a socket, a pair of FIFOs, a serial line) whose descriptors are
 registered in the hub's selector for what the driver wants:

@@ -62,7 +62,7 @@ class IterativeModel(Model):
             return
         self.hub.pause_accepting(self._bound())
         self.busy = True
-        if self._worker is None:
+        if self._worker is None or not self._worker.is_alive():  # first, or it died
             self._worker = threading.Thread(target=self._work, name="hosepipe-iterative",
                                             daemon=True)
             self._worker.start()
@@ -79,11 +79,11 @@ class IterativeModel(Model):
                 self.hub.call_soon(self._ended)
 
     def _track(self, stream: Stream | None) -> None:
+        # under the lock, as abort() aborts: the stream is never aborted once closed
         with self._lock:
             self._current = stream
-            cut = self._cut
-        if cut and stream is not None:  # abort() came before the stream was known
-            stream.abort()
+            if self._cut and stream is not None:  # abort() came before it was known
+                stream.abort()
 
     def _ended(self) -> None:
         self.busy = False
@@ -96,9 +96,8 @@ class IterativeModel(Model):
     def abort(self) -> None:
         with self._lock:
             self._cut = True
-            current = self._current
-        if current is not None:
-            current.abort()
+            if self._current is not None:
+                self._current.abort()
         while self.waiting:
             bound, stream, peer = self.waiting.popleft()
             stream.close()

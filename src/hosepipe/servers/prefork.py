@@ -118,5 +118,7 @@ def serve_until_stopped(server: Superserver, workers: int,
     runner = Workers(server, workers) if workers > 1 else server
     runner.install_signal_handlers()
     announce(server.open())
-    runner.run()
-    ignore_from_now_on()
+    try:
+        runner.run()
+    finally:
+        ignore_from_now_on()

@@ -46,6 +46,7 @@ class SocketStream(Stream):
         self._kernel_timeouts = not isinstance(sock, ssl.SSLSocket)
         self._receive_timeout: float | None = -1.0  # -1: not set yet
         self._send_timeout: float | None = -1.0
+        self._aborted = False  # abort() shut it down: an empty read is not the peer's end
         sock.setblocking(True)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -132,17 +133,23 @@ class SocketStream(Stream):
                                    or not timeout <= current <= timeout * 1.01 + 0.001):
             self._set_deadline(timeout, socket.SO_RCVTIMEO)
         try:
-            return self.sock.recv(RECEIVE_SIZE)
+            data = self.sock.recv(RECEIVE_SIZE)
         except OSError as exc:
             raise self._error(exc, timeout, "nothing received") from exc
+        if not data and self._aborted:
+            raise ConnectionClosed(f"{self.peer}: aborted")
+        return data
 
     def receive_into(self, buffer: memoryview, timeout: float | None) -> int:
         if timeout != self._receive_timeout:
             self._set_deadline(timeout, socket.SO_RCVTIMEO)
         try:
-            return self.sock.recv_into(buffer)
+            n = self.sock.recv_into(buffer)
         except OSError as exc:
             raise self._error(exc, timeout, "nothing received") from exc
+        if not n and self._aborted:
+            raise ConnectionClosed(f"{self.peer}: aborted")
+        return n
 
     def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
         # the timeout bounds each send: a peer that reads nothing for that long fails it
@@ -195,6 +202,9 @@ class SocketStream(Stream):
         self.sock.close()
 
     def abort(self) -> None:
+        """From another thread: a blocked receive or send gives up at once (a receive
+        raises, rather than reading the shutdown as the peer's end of stream)."""
+        self._aborted = True
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
