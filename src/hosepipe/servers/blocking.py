@@ -45,11 +45,9 @@ def serve_connection(bound: Bound, stream: Stream, peer: str,
     except (ConnectError, OSError) as exc:  # the handshake failed, or the peer is gone
         track(None)
         stream.close()
-        if bound.tls is None:
-            tally.done(f"dropped: {exc}")
-            return
-        limit_log.warning(f"tls:{bound.local}", "%s: %s", tally.label, exc)
-        tally.done(f"refused: {exc}")
+        if bound.tls is not None:
+            limit_log.warning(f"tls:{bound.local}", "%s: %s", tally.label, exc)
+        tally.done(f"{'refused' if bound.tls is not None else 'dropped'}: {exc}")
         return
     driver = Driver(bound.limits, label=tally, on_done=tally)
     driver.open(bound.conversation, bound.context(peer))
