@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -101,6 +102,30 @@ def test_socket_deadlines_follow_each_change() -> None:
         assert a.receive_some(None) == b"x"  # no deadline now: it must not time out early
         with pytest.raises(Timeout, match=r"0\.05 s"):
             a.receive_some(0.05)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_receive_deadline_a_hair_shorter_keeps_the_one_set() -> None:
+    # one setsockopt per change, not per receive: a timeout at most 1% and 1 ms below
+    # the one set keeps it; anything else, longer, shorter or none, replaces it
+    left, right = socket.socketpair()
+    a, b = SocketStream(left, "b"), SocketStream(right, "a")
+
+    def kernel_timeout() -> float:
+        seconds, micros = struct.unpack(
+            "ll", left.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16))
+        return seconds + micros / 1e6
+
+    try:
+        for asked, kept in ((10.0, 10.0), (9.95, 10.0), (9.901, 10.0), (9.8, 9.8),
+                            (9.8, 9.8), (20.0, 20.0), (None, 0.0), (None, 0.0),
+                            (1.0, 1.0), (0.995, 1.0), (0.98, 0.98)):
+            b.send_all(b"x", 1)
+            assert a.receive_some(asked) == b"x"
+            # (the kernel keeps it in its own ticks: a few milliseconds)
+            assert kernel_timeout() == pytest.approx(kept, abs=0.005), asked
     finally:
         a.close()
         b.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hosepipe.conversations.messages import MessageService
 from hosepipe.driving import driver as driver_module
 from hosepipe.driving.driver import Driver, Region
 from hosepipe.limits import Limits
@@ -26,6 +28,8 @@ from hosepipe.service import (
     Send,
     SendFile,
 )
+from hosepipe.wire import get_codec, hello
+from hosepipe.wire.framing import encode_frame
 from tests.waiting import wait_for
 
 
@@ -604,3 +608,41 @@ def test_receive_timeout_answers_wants_read_and_timeout_in_one_call(
         if driver.head() is None:
             expected = driver.timeout() if driver.wants_read else -1.0
             assert driver.receive_timeout() == expected
+
+
+class _Same(MessageService):
+    name = "same"
+
+    def handle(self, request: object) -> object:
+        return request
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=8), st.booleans(),
+       st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=30))
+def test_a_message_service_starts_the_message_deadline_exactly_inside_a_frame(
+        payloads: list[bytes], greet: bool, cuts: list[int]) -> None:
+    # MessageConversation keeps ``partial`` as an attribute, set after each callback
+    # that may change it (its fast path leaves it alone): whatever the byte split, the
+    # deadline runs exactly while the bytes received end inside a frame
+    codec = get_codec("msgpack")
+    frames = [encode_frame(codec.dumps(p)) for p in payloads]
+    if greet:
+        frames.insert(0, encode_frame(hello.client_hello("msgpack")))
+    stream = b"".join(frames)
+    ends = set(itertools.accumulate(len(f) for f in frames)) | {0}
+    clock = Clock()
+    driver = Driver(Limits(), clock=clock)
+    driver.open(_Same().conversation, Context(limits=driver.limits))
+    offset = 0
+    for cut in itertools.cycle(cuts):
+        if offset >= len(stream):
+            break
+        chunk = stream[offset:offset + cut]
+        offset += len(chunk)
+        clock.advance(0.01)
+        out = driver.receive(chunk)
+        if out is None:
+            flush(driver)
+        assert driver.finished is None
+        assert (driver.message_started is not None) == (offset not in ends), offset

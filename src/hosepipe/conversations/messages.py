@@ -33,6 +33,7 @@ from hosepipe.service import (
     release,
 )
 from hosepipe.wire.framing import FrameDecoder
+from hosepipe.wire.hello import MAGIC as HELLO
 from hosepipe.wire.messages import ServerProtocol, error_envelope
 
 __all__ = [
@@ -105,6 +106,11 @@ class MessageService(Service):
 class MessageConversation(Conversation):
     """Frames in, one enveloped reply frame per request frame out."""
 
+    # a plain attribute, not a property: the driver reads it after every callback. Set
+    # at the end of each callback that may change it; the fast path of data_received
+    # (nothing held before, nothing held after) leaves it False.
+    partial: bool = False
+
     def __init__(self, service: MessageService, context: Context) -> None:
         self.service = service
         self.context = context
@@ -119,7 +125,7 @@ class MessageConversation(Conversation):
     def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
         if self._wire.codec is not None and self._upload is None:
             payload = self._frames.only_frame(data)
-            if payload is not None and self._wire.is_hello(payload):  # see _answer_frames
+            if payload is not None and payload.startswith(HELLO):  # see _answer_frames
                 greeting: list[bytes] = []
                 if self._first(payload, greeting) == "refused":
                     return [*(Send(g) for g in greeting), CLOSE]
@@ -135,6 +141,11 @@ class MessageConversation(Conversation):
                 actions: list[Action] = [Send(reply)]
                 self._take_upload(b"", actions)  # an empty upload is whole at once
                 return actions
+        actions = self._received(data)
+        self._note_partial()
+        return actions
+
+    def _received(self, data: bytes) -> list[Action]:
         out: list[Action] = []
         if self._upload is not None:
             data = self._take_upload(data, out)
@@ -149,6 +160,15 @@ class MessageConversation(Conversation):
     def resume(self) -> list[Action]:
         """Answer more of the requests held (the output has drained, or offloaded work
         is done)."""
+        actions = self._resumed()
+        self._note_partial()
+        return actions
+
+    def _note_partial(self) -> None:
+        # an upload's raw bytes are paced by the idle timeout, offloaded work by nothing
+        self.partial = self._upload is None and not self._away and self._frames.holding
+
+    def _resumed(self) -> list[Action]:
         if self._outcome is None:
             return self._answer_frames()
         (ok, value), self._outcome = self._outcome, None
@@ -258,7 +278,9 @@ class MessageConversation(Conversation):
                 result = result.work()  # on a thread of our own: just do it
         except Exception as exc:
             return self._error_reply(exc), []
-        return self._finish(result)
+        if isinstance(result, (Streamed, Upload)):
+            return self._finish(result)
+        return self._wire.ok_frame(result)[0], []  # a plain value: the usual case
 
     def _done(self, outcome: Outcome) -> None:
         """On a worker thread: keep the outcome; the driver calls resume() for it."""
@@ -270,7 +292,7 @@ class MessageConversation(Conversation):
 
     def _finish(self, result: Any) -> tuple[bytes, list[Action]]:
         """A handler's result as a reply frame and the raw actions that follow it."""
-        if not isinstance(result, (Streamed, Upload)):  # a plain value: the usual case
+        if not isinstance(result, (Streamed, Upload)):
             return self._wire.ok_frame(result)[0], []
         extra: list[Action] = []
         if isinstance(result, Streamed):
@@ -308,10 +330,6 @@ class MessageConversation(Conversation):
 
     def eof_received(self) -> list[Action]:
         return [CLOSE]
-
-    @property
-    def partial(self) -> bool:  # an upload's raw bytes are paced by the idle timeout
-        return self._upload is None and not self._away and self._frames.holding
 
     def closed(self) -> None:
         if self._outcome is not None and self._outcome[0]:  # done after the peer left

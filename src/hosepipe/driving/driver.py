@@ -90,6 +90,7 @@ def _nothing() -> None:
     pass
 
 
+_INF = math.inf
 _NEVER = -math.inf  # paused_at before any pause: one float for every driver
 # ``out`` while nothing is queued, for every driver: a list is made on demand (typed as
 # one, since it is only read: truth, iteration, slicing)
@@ -208,10 +209,10 @@ class Driver(Outlet):
         """Bytes from the peer (``b""``: end of stream). Returns bytes to send at once
         when a single reply is all there is to do (the model sends them, or hands back
         what it could not send with :meth:`unsent`); else None, the output is queued."""
-        conversation = self.conversation
         if not data:
             self._end_of_stream()
             return None
+        conversation = self.conversation
         if conversation is None or self.finished:
             return None
         self.received += len(data)
@@ -219,8 +220,12 @@ class Driver(Outlet):
         self._busy = True
         try:
             actions = conversation.data_received(data)
-            if self._tells:  # else the defaults, which __init__ set, still hold
-                self._note(conversation)
+            tells = self._tells  # else the defaults, which __init__ set, still hold
+            if tells:
+                if tells == _PARTIAL and not conversation.partial:  # a message service
+                    self.message_started = None
+                else:
+                    self._note(conversation)
         except Exception:
             self._busy = False
             self._failed()
@@ -402,11 +407,14 @@ class Driver(Outlet):
             due = self.last_read + self.limits.pause
         elif self.peer_deadlines:
             due = self.last_read + self._idle
+        elif self.message_started is None:
+            return None
         else:
-            due = math.inf
+            due = _INF
         if self.message_started is not None:
             due = min(due, self.message_started + self._message)
-        return None if due == math.inf else max(0.0, due - self.clock())
+        left = due - self.clock()
+        return left if left > 0.0 else 0.0
 
     # -- pushing (any thread) -----------------------------------------------------------------
     def push(self, actions: tuple[Action, ...]) -> bool:

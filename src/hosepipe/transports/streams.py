@@ -10,6 +10,7 @@ OS errors become :mod:`hosepipe.errors`.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import socket
@@ -45,6 +46,8 @@ class SocketStream(Stream):
         self.peer = peer
         self._kernel_timeouts = not isinstance(sock, ssl.SSLSocket)
         self._receive_timeout: float | None = -1.0  # -1: not set yet
+        # the receive timeouts that keep the one set (see receive_some); none yet
+        self._keep_low, self._keep_high = math.inf, -math.inf
         self._send_timeout: float | None = -1.0
         self._aborted = False  # abort() shut it down: an empty read is not the peer's end
         sock.setblocking(True)
@@ -81,6 +84,7 @@ class SocketStream(Stream):
     def set_blocking(self, flag: bool) -> None:
         self.sock.setblocking(flag)
         self._receive_timeout = self._send_timeout = -1.0  # set them again when blocking
+        self._keep_range(None)
 
     def receive_nowait(self, buffer: memoryview) -> int:
         try:
@@ -113,11 +117,20 @@ class SocketStream(Stream):
                                  _TIMEVAL.pack(whole, int((seconds - whole) * 1e6)))
             if option == socket.SO_RCVTIMEO:
                 self._receive_timeout = timeout
+                self._keep_range(timeout)
             else:
                 self._send_timeout = timeout
         else:
             self.sock.settimeout(timeout)
             self._receive_timeout = self._send_timeout = timeout
+            self._keep_range(timeout)
+
+    def _keep_range(self, timeout: float | None) -> None:
+        """Receive timeouts up to 1% and 1 ms shorter than ``timeout`` keep it."""
+        if timeout is None:
+            self._keep_low, self._keep_high = math.inf, -math.inf
+        else:
+            self._keep_low, self._keep_high = (timeout - 0.001) / 1.01, timeout
 
     def _error(self, exc: OSError, timeout: float | None, waiting_for: str) -> Exception:
         """The hosepipe error for an OS error (raise it ``from`` the original)."""
@@ -128,9 +141,10 @@ class SocketStream(Stream):
     def receive_some(self, timeout: float | None) -> bytes:
         # A deadline a hair earlier than the one set keeps the one set (at most 1% and
         # 1 ms late): one setsockopt per change, not one per receive.
-        current = self._receive_timeout
-        if timeout != current and (timeout is None or current is None
-                                   or not timeout <= current <= timeout * 1.01 + 0.001):
+        if timeout is None:
+            if self._receive_timeout is not None:
+                self._set_deadline(None, socket.SO_RCVTIMEO)
+        elif not self._keep_low <= timeout <= self._keep_high:
             self._set_deadline(timeout, socket.SO_RCVTIMEO)
         try:
             data = self.sock.recv(RECEIVE_SIZE)

@@ -112,7 +112,7 @@ class FrameDecoder:
     def holding(self) -> bool:
         """True from a frame's first byte until its last, while no whole frame is
         waiting to be taken (a partial header counts)."""
-        if not self.pending:
+        if not self._data:  # (empty whenever every byte held has been taken)
             return False
         try:
             return self._whole() is None
@@ -200,7 +200,7 @@ class FrameDecoder:
         A shortcut with the same result as :meth:`feed` then :meth:`next_frame`, minus
         the buffer; oversize and malformed headers go the long way and are refused there.
         """
-        if len(data) < 4 or self.pending:
+        if len(data) < 4 or self._data:  # (empty whenever nothing is pending)
             return None
         (size,) = _I32.unpack_from(data)
         if size != len(data) - 4 or size > self.max_frame:
