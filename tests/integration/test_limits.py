@@ -89,6 +89,24 @@ def test_idle_timeout(serve: list[ServerProcess], model: str) -> None:
 
 
 @pytest.mark.parametrize("model", STREAM_MODELS)
+def test_a_message_begun_beside_an_answered_one_runs_the_message_deadline(
+        serve: list[ServerProcess], model: str) -> None:
+    # one read holds a whole line (answered at once) and the start of the next: the
+    # message deadline starts then, though nothing else about the connection changed
+    # (the select and async models skip their update after a lone reply unless the
+    # driver says a deadline came nearer)
+    server = start_server("upper@tcp://127.0.0.1:0", "--model", model,
+                          "--message-timeout", "0.5", "--idle-timeout", "120")
+    serve.append(server)
+    with connect(server, "upper") as sock:
+        sock.sendall(b"first\n")
+        assert recv_until(sock, b"\n") == b"FIRST\n"
+        sock.sendall(b"second\nthi")
+        assert recv_until(sock, b"\n") == b"SECOND\n"
+        assert closed_within(sock, 30)  # the idle timeout would take 120 s
+
+
+@pytest.mark.parametrize("model", STREAM_MODELS)
 def test_max_line(serve: list[ServerProcess], model: str) -> None:
     server = start_server("upper@tcp://127.0.0.1:0", "--model", model, "--max-line", "32")
     serve.append(server)

@@ -646,3 +646,67 @@ def test_a_message_service_starts_the_message_deadline_exactly_inside_a_frame(
             flush(driver)
         assert driver.finished is None
         assert (driver.message_started is not None) == (offset not in ends), offset
+
+
+class _OnlyPartial(Conversation):
+    """Echoes; tells the driver only ``partial`` (as a message service does)."""
+
+    def __init__(self) -> None:
+        self.is_partial = False
+
+    def data_received(self, data: bytes) -> list[Action]:
+        return [Send(data)]
+
+    @property
+    def partial(self) -> bool:
+        return self.is_partial
+
+
+_NEAR_STEPS = ("data", "partial", "whole", "pause", "no pause", "tick", "long tick",
+               "timer", "flush", "two")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_NEAR_STEPS), max_size=25), st.booleans(), st.booleans())
+def test_a_lone_reply_without_nearer_changes_nothing_a_loop_watches(
+        steps: list[str], pausing_kind: bool, peer_deadlines: bool) -> None:
+    # the select and async models skip their update after a lone reply unless the driver
+    # says ``nearer``: then it must still read, not be finished, and no deadline may
+    # have come nearer than the one before the receive
+    clock = Clock()
+    driver = Driver(Limits(idle_timeout=30, pause=0.05, message_timeout=2), clock=clock,
+                    peer_deadlines=peer_deadlines)
+    conv: Scripted | _OnlyPartial
+    if pausing_kind:
+        driver.open(lambda ctx: Scripted(ctx), Context(limits=driver.limits))
+        assert isinstance(driver.conversation, Scripted)
+        conv = driver.conversation
+    else:
+        conv = _OnlyPartial()
+        driver.open(lambda ctx: conv, Context(limits=driver.limits))
+    for step in steps:
+        before = driver.deadline
+        reply = None
+        if step == "data":
+            reply = driver.receive(b"x")
+        elif step in ("partial", "whole"):
+            conv.is_partial = step == "partial"
+            reply = driver.receive(b"y")
+        elif step in ("pause", "no pause"):
+            if isinstance(conv, Scripted):
+                conv.want_pause = step == "pause"
+            reply = driver.receive(b"z")
+        elif step == "two" and isinstance(conv, Scripted):
+            conv.replies.append([Send(b"a"), Send(b"b")])  # not a lone reply: queued
+            reply = driver.receive(b"w")
+        elif step == "tick":
+            clock.advance(0.04)
+        elif step == "long tick":
+            clock.advance(40)
+        elif step == "timer":
+            driver.timer()
+        elif step == "flush":
+            flush(driver)
+        if reply is not None and not driver.nearer:
+            assert driver.wants_read and driver.finished is None
+            assert driver.deadline >= before, step

@@ -155,9 +155,9 @@ class Driver(Outlet):
     # pushes, keep it under a kilobyte
     __slots__ = ("_busy", "_idle", "_inbox", "_inbox_bytes", "_lock", "_message",
                  "_state", "_tells", "clock", "conversation", "finished", "label",
-                 "last_progress", "last_read", "limits", "message_started", "on_done",
-                 "out", "paused_at", "peer_deadlines", "queued", "received", "regions",
-                 "sent", "thread", "waker")
+                 "last_progress", "last_read", "limits", "message_started", "nearer",
+                 "on_done", "out", "paused_at", "peer_deadlines", "queued", "received",
+                 "regions", "sent", "thread", "waker")
 
     def __init__(self, limits: Limits, *, clock: Clock = time.monotonic,
                  peer_deadlines: bool = True, waker: Callable[[], None] = _nothing,
@@ -189,6 +189,7 @@ class Driver(Outlet):
         self._inbox_bytes = 0
         self._lock = _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]
         self._busy = False  # inside one of the conversation's callbacks
+        self.nearer = False  # see receive()
         self._tells = _PARTIAL | _PAUSE | _IDLE | _MESSAGE  # what to read (set by open)
 
     # -- starting ----------------------------------------------------------------------
@@ -208,7 +209,12 @@ class Driver(Outlet):
     def receive(self, data: bytes) -> bytes | None:
         """Bytes from the peer (``b""``: end of stream). Returns bytes to send at once
         when a single reply is all there is to do (the model sends them, or hands back
-        what it could not send with :meth:`unsent`); else None, the output is queued."""
+        what it could not send with :meth:`unsent`); else None, the output is queued.
+
+        When it returns bytes, nothing else has changed but the time of the last read:
+        the driver still wants to read and has not finished, and unless :attr:`nearer`
+        is true, no deadline came nearer. A model whose timers are lazy (re-armed when
+        they fire early) then has nothing to update."""
         if not data:
             self._end_of_stream()
             return None
@@ -218,6 +224,7 @@ class Driver(Outlet):
         self.received += len(data)
         self.last_read = self.clock()
         self._busy = True
+        nearer = False
         try:
             actions = conversation.data_received(data)
             tells = self._tells  # else the defaults, which __init__ set, still hold
@@ -225,7 +232,7 @@ class Driver(Outlet):
                 if tells == _PARTIAL and not conversation.partial:  # a message service
                     self.message_started = None
                 else:
-                    self._note(conversation)
+                    nearer = self._note(conversation)
         except Exception:
             self._busy = False
             self._failed()
@@ -234,6 +241,7 @@ class Driver(Outlet):
         if len(actions) == 1 and not self.out and not self._inbox:
             action = actions[0]
             if type(action) is Send:  # the usual case: one reply, nothing waiting
+                self.nearer = nearer
                 self.sent += len(action.data)
                 return action.data
         self._settle(actions)
@@ -449,25 +457,31 @@ class Driver(Outlet):
         self._busy = False
         self._settle(actions)
 
-    def _note(self, conversation: Conversation) -> None:
+    def _note(self, conversation: Conversation) -> bool:
         """What the conversation expects of the peer now (after each of its callbacks);
-        a rule its class does not override keeps the default set by __init__."""
+        a rule its class does not override keeps the default set by __init__. True if
+        a deadline may have come nearer (a message begun, a pause wanted, a limit of
+        the conversation's own), judged generously."""
         tells = self._tells
+        nearer = bool(tells & (_IDLE | _MESSAGE))
         if tells & _PARTIAL:
             if not (conversation.partial and self.peer_deadlines
                     and not self._state & _BACKLOG):
                 self.message_started = None
             elif self.message_started is None:
                 self.message_started = self.clock()
+                nearer = True
         if tells & _PAUSE:
             if conversation.wants_pause:
                 self._state |= _PAUSE_WANTED
+                nearer = True
             else:
                 self._state &= ~_PAUSE_WANTED
         if tells & _IDLE:
             self._idle = conversation.idle_limit or self.limits.idle_timeout
         if tells & _MESSAGE:
             self._message = conversation.message_limit or self.limits.message_timeout
+        return nearer
 
     def _settle(self, actions: list[Action]) -> None:
         """Queue what was pushed, then ``actions``; then act on a drained queue."""

@@ -108,6 +108,8 @@ class _Stream(asyncio.Protocol):
         if out is not None:
             if self.writable:
                 self.writer.write(out)  # type: ignore[union-attr]
+                if not driver.nearer:  # nothing else changed (see Driver.receive)
+                    return
             else:
                 driver.unsent(memoryview(out))
         if driver.out:

@@ -148,7 +148,8 @@ class LoopConnection:
             if self.hand_over is not None and not self.driver.finished:
                 self._leave()
                 return
-            self._read()
+            if self._read() and mask == selectors.EVENT_READ:
+                return  # a lone reply left whole and nothing else changed: no update
         self.update()
 
     # The selector's data for our descriptors is the connection itself, called with the
@@ -163,30 +164,36 @@ class LoopConnection:
         self.gone = True
         self.hand_over(self)
 
-    def _read(self) -> None:
+    def _read(self) -> bool:
+        """Receive and answer; True when all that happened is a lone reply that left
+        whole, and the driver says no deadline came nearer (see Driver.receive): the
+        registered events and the lazy timer still hold."""
         driver = self.driver
         assert driver is not None
         stream = self.stream
         for _ in range(16):  # TLS may hold more decrypted bytes than the socket shows
             if driver.finished or not driver.wants_read:
-                return
+                return False
             try:
                 n = stream.receive_nowait(self.area)
             except _WAIT:
-                return
+                return False
             except OSError as exc:
                 driver.fail(reason_of(exc))
-                return
+                return False
             out = driver.receive(bytes(self.area[:n]))
             if out is not None:
-                self._send_now(out)
+                if self._send_now(out) and not driver.nearer and not self.tls:
+                    return True
             elif driver.out:
                 self._flush()
             if not (self.tls and n and stream.buffered()):
-                return
+                return False
+        return False
 
-    def _send_now(self, data: bytes) -> None:
-        """A lone reply: send at once; only what the socket did not take is queued."""
+    def _send_now(self, data: bytes) -> bool:
+        """A lone reply: send at once; only what the socket did not take is queued.
+        True if it all left."""
         driver = self.driver
         assert driver is not None
         try:
@@ -195,9 +202,11 @@ class LoopConnection:
             sent = 0
         except OSError as exc:
             driver.fail(reason_of(exc))
-            return
+            return False
         if sent < len(data):
             driver.unsent(memoryview(data)[sent:])
+            return False
+        return True
 
     def _flush(self) -> None:
         driver = self.driver
