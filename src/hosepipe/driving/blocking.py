@@ -78,8 +78,8 @@ def drive(driver: Driver, stream: Stream, wake: Wake | None = None, *,
             if timeout == -1.0:  # no bytes wanted now
                 _wait(driver, wake)
                 continue
-            if rest_after is not None:  # whether it rests is asked only once it is quiet
-                timeout = rest_after if timeout is None else min(timeout, rest_after)
+            if rest_after is not None and (timeout is None or timeout > rest_after):
+                timeout = rest_after  # whether it rests is asked only once it is quiet
             if poller is not None and not _ready(driver, stream, poller, wake, timeout):
                 if _rested(driver, stream, rest_after):
                     return True
