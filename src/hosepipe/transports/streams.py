@@ -46,8 +46,9 @@ class SocketStream(Stream):
         self.peer = peer
         self._kernel_timeouts = not isinstance(sock, ssl.SSLSocket)
         self._receive_timeout: float | None = -1.0  # -1: not set yet
-        # the receive timeouts that keep the one set (see receive_some); none yet
-        self._keep_low, self._keep_high = math.inf, -math.inf
+        # receive timeouts from this one up to the one set keep it (see receive_some);
+        # infinite while none is set (the comparison stops there, before a None)
+        self._keep_low = math.inf
         self._send_timeout: float | None = -1.0
         self._aborted = False  # abort() shut it down: an empty read is not the peer's end
         sock.setblocking(True)
@@ -127,10 +128,7 @@ class SocketStream(Stream):
 
     def _keep_range(self, timeout: float | None) -> None:
         """Receive timeouts up to 1% and 1 ms shorter than ``timeout`` keep it."""
-        if timeout is None:
-            self._keep_low, self._keep_high = math.inf, -math.inf
-        else:
-            self._keep_low, self._keep_high = (timeout - 0.001) / 1.01, timeout
+        self._keep_low = math.inf if timeout is None else (timeout - 0.001) / 1.01
 
     def _error(self, exc: OSError, timeout: float | None, waiting_for: str) -> Exception:
         """The hosepipe error for an OS error (raise it ``from`` the original)."""
@@ -144,7 +142,7 @@ class SocketStream(Stream):
         if timeout is None:
             if self._receive_timeout is not None:
                 self._set_deadline(None, socket.SO_RCVTIMEO)
-        elif not self._keep_low <= timeout <= self._keep_high:
+        elif not self._keep_low <= timeout <= self._receive_timeout:  # type: ignore[operator]
             self._set_deadline(timeout, socket.SO_RCVTIMEO)
         try:
             data = self.sock.recv(RECEIVE_SIZE)
