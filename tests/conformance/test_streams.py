@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import threading
 
 import pytest
@@ -133,6 +134,25 @@ def test_abort_from_another_thread_ends_a_blocked_receive(pair: Pair) -> None:
     reader.join(DEADLINE)
     assert not reader.is_alive()
     assert outcome[0] == b"" or isinstance(outcome[0], TransportError)
+
+
+def test_the_cut_watch_fires_on_abort_and_not_on_the_peers_end(pair: Pair,
+                                                                transport: str) -> None:
+    # a thread that reads nothing (a conversation holding answers, or past the peer's
+    # end of stream) waits on cut_watch() so that a shutdown's abort reaches it
+    client, server = pair
+    watch = server.cut_watch()
+    if watch is None:
+        pytest.skip(f"{transport}: no descriptor tells of a cut")
+    poller = select.poll()
+    poller.register(*watch)
+    client.send_all(b"last words", DEADLINE)
+    client.send_eof()  # (nothing, over TLS and serial lines)
+    if transport not in ("tls",) and not transport.startswith("serial"):
+        assert receive_to_end(server) == b"last words"
+    assert poller.poll(100) == []  # the peer's end of stream is not a cut
+    server.abort()
+    assert poller.poll(DEADLINE * 1000) != []
 
 
 def test_a_peer_vanishing_mid_message(pair: Pair, transport: str) -> None:

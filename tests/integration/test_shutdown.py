@@ -127,6 +127,25 @@ def test_a_cut_at_shutdown_is_not_the_peers_end_of_stream(model: str, tmp_path: 
         assert again.stop() == 0
 
 
+@pytest.mark.parametrize("model", ["iterative", "thread", "fork"])
+def test_a_conversation_that_reads_nothing_is_cut_when_the_grace_ends(model: str) -> None:
+    # after the peer's end of stream the conversation stays open and reads nothing, so
+    # its thread waits for a push or a deadline (idle: 300 s), not on the socket; the
+    # shutdown's cut must end that wait too, or the server waits out the idle timeout
+    server = start_server("tests.integration.user_services:Lingerer@tcp://127.0.0.1:0",
+                          "--model", model, "--grace", "0.5", "--idle-timeout", "300")
+    host, port = server.address("Lingerer")[6:].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=DEADLINE) as held:
+        held.sendall(b"hello\n")
+        assert recv_until(held, b"\n") == b"hello\n"
+        held.shutdown(socket.SHUT_WR)  # our end of stream: the server stops reading
+        assert recv_until(held, b"eof\n") == b"eof\n"  # ... and has seen it
+        server.process.send_signal(signal.SIGTERM)
+        assert recv_until(held, lambda data: False) == b""  # cut once the grace is over
+        assert server.process.wait(DEADLINE) == 0
+    server.stop()
+
+
 def test_ni_over_a_pipe_to_a_forked_child() -> None:
     result = run_cli("ni", "The Knights who say Ni!", "")
     assert result.returncode == 1, result.stderr  # the empty message's answer is an error

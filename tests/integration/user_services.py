@@ -105,3 +105,17 @@ class Dawdler(Conversation):
     def paused(self) -> list[Action]:
         self.pauses += 1
         return [Send(b"p")]
+
+
+class Lingerer(Conversation):
+    """Says "eof" at the peer's end of stream and keeps its side open, saying nothing
+    more: the shape of a conversation that would answer later (a job still running)."""
+
+    def __init__(self, context: Context) -> None:
+        pass
+
+    def data_received(self, data: bytes) -> list[Action]:
+        return [Send(data)]
+
+    def eof_received(self) -> list[Action]:
+        return [Send(b"eof\n")]

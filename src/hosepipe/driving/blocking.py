@@ -21,7 +21,7 @@ import select
 import time
 
 from hosepipe.driving.driver import Driver, Region
-from hosepipe.errors import HosepipeError, Timeout
+from hosepipe.errors import ConnectionClosed, HosepipeError, Timeout
 from hosepipe.limits import Limits
 from hosepipe.service import Context, Service
 from hosepipe.transports.streams import Stream
@@ -76,7 +76,7 @@ def drive(driver: Driver, stream: Stream, wake: Wake | None = None, *,
                 continue
             timeout = driver.receive_timeout()
             if timeout == -1.0:  # no bytes wanted now
-                _wait(driver, wake)
+                _wait(driver, stream, wake)
                 continue
             if rest_after is not None and (timeout is None or timeout > rest_after):
                 timeout = rest_after  # whether it rests is asked only once it is quiet
@@ -143,23 +143,34 @@ def _ready(driver: Driver, stream: Stream, poller: select.poll, wake: Wake | Non
     return True
 
 
-def _wait(driver: Driver, wake: Wake | None) -> None:
-    """Nothing to send and nothing to read (the peer ended its stream): wait for a push
-    or the next deadline."""
+def _wait(driver: Driver, stream: Stream, wake: Wake | None) -> None:
+    """Nothing to send and nothing to read (the peer ended its stream, or the
+    conversation holds answers or waits for work done elsewhere): wait for a push, the
+    next deadline, or the stream to be cut (a shutdown aborts it from another thread)."""
     timeout = driver.timeout()
-    if wake is None:
-        if timeout is None:  # nothing can happen any more
-            driver.abort("closed")
-            return
+    if wake is None and timeout is None:  # nothing can happen any more
+        driver.abort("closed")
+        return
+    poller = select.poll()
+    if wake is not None:
+        poller.register(wake.fd, select.POLLIN)
+    cut = stream.cut_watch()
+    if cut is not None:
+        poller.register(*cut)
+    if wake is None and cut is None:
+        assert timeout is not None  # (see above)
         time.sleep(timeout)
         driver.timer()
         return
-    ready = select.select([wake.fd], [], [], timeout)[0]
-    if ready:
+    ready = poller.poll(None if timeout is None else timeout * 1000)
+    if not ready:
+        driver.timer()
+        return
+    if wake is not None and any(fd == wake.fd for fd, _ in ready):
         wake.clear()
         driver.drain()
-    else:
-        driver.timer()
+        return
+    raise ConnectionClosed(f"{stream.peer}: cut or reset while no bytes were wanted")
 
 
 def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str, local: str,

@@ -107,6 +107,12 @@ class Stream:
         """From another thread: make a blocked receive return at once."""
         self.close()
 
+    def cut_watch(self) -> tuple[int, int] | None:
+        """A descriptor and the ``poll`` events that say this stream was cut by
+        :meth:`abort` (or its peer reset it), for a thread that waits without reading;
+        None if the stream has no such descriptor."""
+        return None
+
     def __enter__(self) -> Stream:
         return self
 

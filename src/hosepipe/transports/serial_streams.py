@@ -227,6 +227,10 @@ class UrlStream(Stream):
     def send_eof(self) -> None:
         """A line has no end of stream to send."""
 
+    def cut_watch(self) -> tuple[int, int] | None:
+        sock = getattr(self.port, "_socket", None)  # socket:// and rfc2217:// ports
+        return (sock.fileno(), 0) if sock is not None else None  # see SocketStream's
+
     def abort(self) -> None:
         self._aborted = True
         cancel = getattr(self.port, "cancel_read", None)

@@ -220,6 +220,11 @@ class SocketStream(Stream):
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
+    def cut_watch(self) -> tuple[int, int] | None:
+        # no events asked: poll still reports POLLHUP once both directions are shut
+        # (our abort) and POLLERR on a reset, never the peer's mere end of stream
+        return self.sock.fileno(), 0
+
 
 class FdStream(Stream):
     """Read from one descriptor, write to another (pipes, a program's stdio).
@@ -324,6 +329,9 @@ class FdStream(Stream):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._abort_r = self._abort_w = -1
+
+    def cut_watch(self) -> tuple[int, int] | None:
+        return (self._abort_r, select.POLLIN) if self._abort_r >= 0 else None
 
     def abort(self) -> None:
         """From another thread: make a blocked receive or send give up at once."""
