@@ -179,8 +179,10 @@ class Driver(Outlet):
         self.received = self.sent = 0
         self.finished: str | None = None
         self._state = 0  # the flags above (_CLOSING ...)
-        now = clock()
-        self.last_read = self.last_progress = now
+        self.last_read = clock()
+        # when the transport last took bytes; read only while output waits (the send
+        # deadline), so an idle connection keeps the shared -inf, not a float of its own
+        self.last_progress = _NEVER
         self.message_started: float | None = None
         self.paused_at = _NEVER  # last_read when paused() last fired
         self._idle = limits.idle_timeout
@@ -300,7 +302,8 @@ class Driver(Outlet):
                 self.regions -= 1
             break
         if not out:
-            self.out = _EMPTY  # an idle connection keeps no list
+            self.out = _EMPTY  # an idle connection keeps no list ...
+            self.last_progress = _NEVER  # ... nor a float
             self._drained()
         elif self.queued < self.limits.high_water // 2:
             self._drained()
