@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from hosepipe.client import open_stream
 from hosepipe.files.client import FilesClient
 from hosepipe.transports.tls import client_context
 from tests.conftest import ServerProcess, run_cli, start_server
-from tests.waiting import DEADLINE
+from tests.waiting import DEADLINE, recv_until
 
 
 @dataclass
@@ -136,6 +137,24 @@ def test_mutual_tls(pki: Pki, model: str) -> None:
         with pytest.raises(HosepipeError), \
                 Client(address, tls=trusting(pki), timeout=5) as client:  # no client cert
             client.request("anyone?")
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("model", ["iterative", "thread", "fork", "select", "async"])
+def test_a_silent_tls_peer_meets_the_idle_timeout(pki: Pki, model: str) -> None:
+    # under thread, the handshake runs in the loop and a worker then receives blocking:
+    # a kernel timeout on a blocking TLS socket is retried inside the read, never
+    # raised, so a silent peer held its worker until shutdown
+    server = start_server("upper@tls://127.0.0.1:0", "--cert", str(pki.server_cert),
+                          "--model", model, "--idle-timeout", "0.5")
+    host, port = server.address("upper", "tls")[6:].rsplit(":", 1)
+    try:
+        raw = socket.create_connection((host, int(port)), timeout=DEADLINE)
+        with trusting(pki).wrap_socket(raw, server_hostname=host) as sock:
+            sock.sendall(b"quiet now\n")
+            assert recv_until(sock, b"\n") == b"QUIET NOW\n"
+            assert recv_until(sock, lambda data: False, timeout=10) == b""  # closed
     finally:
         assert server.stop() == 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import subprocess
 import sys
@@ -710,3 +711,20 @@ def test_a_lone_reply_without_nearer_changes_nothing_a_loop_watches(
         if reply is not None and not driver.nearer:
             assert driver.wants_read and driver.finished is None
             assert driver.deadline >= before, step
+
+
+@pytest.mark.parametrize(("limits", "peer_deadlines"), [
+    (Limits(idle_timeout=math.inf), True),
+    (Limits(pause=math.inf), True),
+    (Limits(message_timeout=math.inf), False),
+])
+def test_an_infinite_limit_is_no_deadline_for_a_blocking_receive(
+        limits: Limits, peer_deadlines: bool) -> None:
+    # (an infinite timeout reached the socket's setsockopt and raised OverflowError)
+    driver, conv, clock, _ = make(limits, peer_deadlines=peer_deadlines)
+    conv.want_pause = limits.pause == math.inf
+    conv.is_partial = not peer_deadlines
+    driver.receive(b"x")
+    flush(driver)
+    assert driver.receive_timeout() == driver.timeout()
+    assert driver.receive_timeout() is None or driver.receive_timeout() < math.inf

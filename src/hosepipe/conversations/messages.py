@@ -108,7 +108,8 @@ class MessageConversation(Conversation):
 
     # a plain attribute, not a property: the driver reads it after every callback. Set
     # at the end of each callback that may change it; the fast path of data_received
-    # (nothing held before, nothing held after) leaves it False.
+    # (nothing held before, nothing held after) leaves it False. (A subclass keeps it an
+    # attribute: it is assigned.)
     partial: bool = False
 
     def __init__(self, service: MessageService, context: Context) -> None:

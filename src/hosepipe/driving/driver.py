@@ -424,6 +424,8 @@ class Driver(Outlet):
             due = _INF
         if self.message_started is not None:
             due = min(due, self.message_started + self._message)
+        if due == _INF:  # (a limit may be infinite: no deadline)
+            return None
         left = due - self.clock()
         return left if left > 0.0 else 0.0
 

@@ -76,6 +76,11 @@ class SocketStream(Stream):
         until it stops raising SSLWantReadError/SSLWantWriteError."""
         self.sock = context.wrap_socket(self.sock, server_side=True,
                                         do_handshake_on_connect=False)
+        # OpenSSL must see its own retries: Python's timeout mode from now on (a kernel
+        # timeout on a blocking TLS socket is retried by the read, never raised)
+        self._kernel_timeouts = False
+        self._receive_timeout = self._send_timeout = -1.0
+        self._keep_range(None)
 
     def handshake_nowait(self) -> None:
         assert isinstance(self.sock, ssl.SSLSocket)
@@ -221,8 +226,9 @@ class SocketStream(Stream):
             self.sock.shutdown(socket.SHUT_RDWR)
 
     def cut_watch(self) -> tuple[int, int] | None:
-        # no events asked: poll still reports POLLHUP once both directions are shut
-        # (our abort) and POLLERR on a reset, never the peer's mere end of stream
+        # no events asked: poll still reports POLLHUP once both directions are shut (our
+        # abort, or a Unix socket's peer closing it whole: nothing could reach it then)
+        # and POLLERR on a reset, never a peer's half-close
         return self.sock.fileno(), 0
 
 
