@@ -721,7 +721,7 @@ def test_a_lone_reply_without_nearer_changes_nothing_a_loop_watches(
 def test_an_infinite_limit_is_no_deadline_for_a_blocking_receive(
         limits: Limits, peer_deadlines: bool) -> None:
     # (an infinite timeout reached the socket's setsockopt and raised OverflowError)
-    driver, conv, clock, _ = make(limits, peer_deadlines=peer_deadlines)
+    driver, conv, _, _ = make(limits, peer_deadlines=peer_deadlines)
     conv.want_pause = limits.pause == math.inf
     conv.is_partial = not peer_deadlines
     driver.receive(b"x")
