@@ -76,6 +76,7 @@ class AuthGate(Conversation):
             self._on_failure(str(exc))
             return [*out, CLOSE]
         self._inner = self._make(self.context.authenticated_copy())
+        self.context.delegate(self._inner)  # its events go straight to it from now on
         out += self._inner.opened()
         if data:
             out += self._inner.data_received(data)

@@ -130,6 +130,9 @@ class Outlet:
     def pending_output(self) -> int:
         return 0
 
+    def delegate(self, conversation: Conversation) -> None:
+        """Send the connection's events straight to ``conversation`` from now on."""
+
 
 _NOWHERE = Outlet()
 
@@ -171,6 +174,15 @@ class Context:
         """Bytes queued for this peer and not yet taken by the transport (any thread;
         a room uses it to drop members that stopped reading)."""
         return self._outlet.pending_output
+
+    def delegate(self, conversation: Conversation) -> None:
+        """For a conversation that only routes (a protocol switch, an authentication
+        gate) and has chosen where to: from the next event on, the connection's events
+        go straight to ``conversation``, whose own rules (``partial`` and the rest) the
+        driver then reads. Call it from inside one of your callbacks, and keep routing
+        that callback's events yourself; :meth:`Conversation.closed` then goes to
+        ``conversation`` alone."""
+        self._outlet.delegate(conversation)
 
     def authenticated_copy(self) -> Context:
         """The same connection, once its peer has passed the authkey challenge."""

@@ -14,9 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hosepipe.conversations.messages import MessageService
+from hosepipe.conversations.messages import MessageConversation, MessageService
+from hosepipe.conversations.switch import FirstByteSwitch
 from hosepipe.driving import driver as driver_module
 from hosepipe.driving.driver import Driver, Region
+from hosepipe.gate import AuthGate
 from hosepipe.limits import Limits
 from hosepipe.service import (
     CLOSE,
@@ -29,8 +31,10 @@ from hosepipe.service import (
     Send,
     SendFile,
 )
+from hosepipe.services import make_service
 from hosepipe.wire import get_codec, hello
-from hosepipe.wire.framing import encode_frame
+from hosepipe.wire.auth import Handshake, Role
+from hosepipe.wire.framing import FrameDecoder, encode_frame
 from tests.waiting import wait_for
 
 
@@ -728,3 +732,44 @@ def test_an_infinite_limit_is_no_deadline_for_a_blocking_receive(
     flush(driver)
     assert driver.receive_timeout() == driver.timeout()
     assert driver.receive_timeout() is None or driver.receive_timeout() < math.inf
+
+
+def test_a_protocol_switch_steps_aside_for_the_conversation_it_chose() -> None:
+    # the first byte picks framed or classic; from then on the driver talks to the
+    # chosen conversation itself and reads only the rules its class overrides
+    for first, framed in ((encode_frame(get_codec("msgpack").dumps("hi")), True),
+                          (b"hi\n", False)):
+        clock = Clock()
+        driver = Driver(Limits(message_timeout=2), clock=clock)
+        driver.open(make_service("upper").conversation, Context(limits=driver.limits))
+        switch = driver.conversation
+        reply = driver.receive(first)
+        assert reply is not None and b"HI" in reply
+        chosen = driver.conversation
+        assert chosen is not switch and not isinstance(chosen, FirstByteSwitch)
+        assert isinstance(chosen, MessageConversation) == framed
+        driver.receive(first[:2])  # part of the next message: its deadline runs
+        assert driver.message_started == clock.now
+        driver.abort("done")
+        assert driver.finished == "done"
+
+
+def test_an_authkey_gate_steps_aside_once_the_peer_is_in() -> None:
+    key = b"secret"
+    driver = Driver(Limits())
+    driver.open(lambda context: AuthGate(context, _Same().conversation, authkey=key),
+                Context(limits=driver.limits))
+    gate = driver.conversation
+    client = Handshake(key, Role.CLIENT, os.urandom(40))
+    frames = FrameDecoder()
+    frames.feed(flush(driver))  # the challenge, sent when the gate opened
+    while not client.done:
+        outgoing = []
+        while (frame := frames.next_frame()) is not None:
+            outgoing += client.receive(frame)
+        out = driver.receive(b"".join(encode_frame(m) for m in outgoing))
+        frames.feed(out if out is not None else flush(driver))
+    assert driver.conversation is not gate
+    request = encode_frame(get_codec("msgpack").dumps([1, 2]))
+    reply = driver.receive(request)
+    assert reply is not None and get_codec("msgpack").loads(reply[4:]) == {"ok": [1, 2]}

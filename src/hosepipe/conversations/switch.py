@@ -40,6 +40,7 @@ class FirstByteSwitch(Conversation):
     def _choose(self, first: int) -> Conversation:
         factory = self._framed if first in FRAMED_FIRST_BYTES else self._classic
         self._chosen = factory(self._context)
+        self._context.delegate(self._chosen)  # its events go straight to it from now on
         return self._chosen
 
     def data_received(self, data: bytes) -> list[Action]:

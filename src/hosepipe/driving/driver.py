@@ -446,6 +446,16 @@ class Driver(Outlet):
     def pending_output(self) -> int:
         return self.queued + self._inbox_bytes
 
+    def delegate(self, conversation: Conversation) -> None:
+        """The conversation steps aside for ``conversation`` (see
+        :meth:`Context.delegate`). Called inside its callback, on our thread: the rules
+        read when that callback returns (from the router, which asks ``conversation``)
+        leave the driver as ``conversation``'s own would, so only the rules to read
+        from then on change."""
+        if self._busy and threading.get_ident() == self.thread and not self.finished:
+            self.conversation = conversation
+            self._tells = _tells(type(conversation))
+
     # -- inside ------------------------------------------------------------------------------
     def _call(self, callback: Callable[[], list[Action]]) -> None:
         """Run a conversation callback and carry out what it returns."""
