@@ -183,7 +183,7 @@ def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str,
     """
     label = f"{service.name} {local}: {peer}"
     wake = Wake() if service.pushes else None
-    driver = Driver(limits, peer_deadlines=peer_deadlines, label=label,
+    driver = Driver(limits, peer_deadlines=peer_deadlines, on_done=_Ended(label),
                     waker=wake.set if wake is not None else _no_wake)
     try:
         driver.open(service.conversation, Context(peer=peer, local=local, limits=limits))
@@ -200,3 +200,19 @@ def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str,
 
 def _no_wake() -> None:
     pass
+
+
+class _Ended:
+    """The driver's ``on_done`` for :func:`serve_stream`, which logs the end itself: it
+    only names the connection in the driver's log lines."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __call__(self, reason: str, received: int, sent: int) -> None:
+        pass
+
+    def __str__(self) -> str:
+        return self.label

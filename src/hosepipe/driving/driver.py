@@ -125,6 +125,7 @@ _WAITING = 16  # ... or WAITING: it pushes RESUME when its work is done
 _RESUME_NOW = 32  # RESUME was pushed
 _PAUSE_WANTED = 64  # the conversation wants_pause
 _ENDED = 128  # finished
+_NO_PEER_DEADLINES = 256  # made with peer_deadlines=False (a pipe: child)
 _NO_READ = _CLOSING | _EOF | _BACKLOG | _WAITING | _ENDED
 _PAUSE_ONLY = _PAUSE_WANTED | _EOF  # pausing: the first without the second
 
@@ -153,22 +154,20 @@ class Driver(Outlet):
 
     # an idle connection is mostly this object: slots, and a list (not a deque) for the
     # pushes, keep it under a kilobyte
-    __slots__ = ("_busy", "_idle", "_inbox", "_inbox_bytes", "_lock", "_message",
-                 "_state", "_tells", "clock", "conversation", "finished", "label",
-                 "last_progress", "last_read", "limits", "message_started", "nearer",
-                 "on_done", "out", "paused_at", "peer_deadlines", "queued", "received",
-                 "regions", "sent", "thread", "waker")
+    __slots__ = ("_busy", "_idle", "_inbox", "_inbox_bytes", "_message", "_state",
+                 "_tells", "clock", "conversation", "finished", "last_progress",
+                 "last_read", "limits", "message_started", "nearer", "on_done", "out",
+                 "paused_at", "queued", "received", "regions", "sent", "thread", "waker")
 
     def __init__(self, limits: Limits, *, clock: Clock = time.monotonic,
                  peer_deadlines: bool = True, waker: Callable[[], None] = _nothing,
-                 on_done: Done | None = None, label: object = "-",
-                 thread: int | None = None) -> None:
+                 on_done: Done | None = None, thread: int | None = None) -> None:
+        """``on_done`` is called once, when the connection is over; its ``str()``
+        names the connection in log lines ("SERVICE ADDRESS: PEER": a Tally)."""
         self.limits = limits
         self.clock = clock
-        self.peer_deadlines = peer_deadlines
         self.waker = waker
         self.on_done = on_done
-        self.label = label  # str() of it in log lines: "SERVICE ADDRESS: PEER"
         self.conversation: Conversation | None = None
         # the thread that drives us (models update it); a loop passes its own, one int
         # object for all its drivers
@@ -178,7 +177,7 @@ class Driver(Outlet):
         self.regions = 0  # Regions in ``out``
         self.received = self.sent = 0
         self.finished: str | None = None
-        self._state = 0  # the flags above (_CLOSING ...)
+        self._state = 0 if peer_deadlines else _NO_PEER_DEADLINES  # the flags above
         self.last_read = clock()
         # when the transport last took bytes; read only while output waits (the send
         # deadline), so an idle connection keeps the shared -inf, not a float of its own
@@ -189,7 +188,6 @@ class Driver(Outlet):
         self._message = limits.message_timeout
         self._inbox: list[Action] | None = None  # pushed, not yet queued (made on demand)
         self._inbox_bytes = 0
-        self._lock = _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]
         self._busy = False  # inside one of the conversation's callbacks
         self.nearer = False  # see receive()
         self._tells = _PARTIAL | _PAUSE | _IDLE | _MESSAGE  # what to read (set by open)
@@ -349,6 +347,22 @@ class Driver(Outlet):
         return not self._state & _NO_READ and self.queued < self.limits.high_water
 
     @property
+    def label(self) -> object:
+        """What names the connection in log lines (``on_done``, a Tally, if given)."""
+        return self.on_done if self.on_done is not None else "-"
+
+    @property
+    def peer_deadlines(self) -> bool:
+        """False for a peer that lives as long as we do (a ``pipe:`` child's parent):
+        only the send deadline and the pause are kept."""
+        return not self._state & _NO_PEER_DEADLINES
+
+    @property
+    def _lock(self) -> threading.Lock:
+        """One of the shared push locks, always the same for this driver."""
+        return _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]
+
+    @property
     def closing(self) -> bool:
         """A Close is queued: the connection finishes once its output has gone."""
         return bool(self._state & _CLOSING)
@@ -381,7 +395,7 @@ class Driver(Outlet):
 
     @property
     def _idling(self) -> bool:
-        return self.peer_deadlines and not self.out
+        return not (self._state & _NO_PEER_DEADLINES or self.out)
 
     @property
     def deadline(self) -> float:
@@ -392,7 +406,7 @@ class Driver(Outlet):
             due = self.last_progress + self.limits.send_timeout
         elif self._state & _PAUSE_ONLY == _PAUSE_WANTED and self.paused_at != self.last_read:
             due = self.last_read + self.limits.pause  # _pausing, inline: once per read
-        elif self.peer_deadlines:  # _idling, with nothing out
+        elif not self._state & _NO_PEER_DEADLINES:  # _idling, with nothing out
             due = self.last_read + self._idle
         else:
             due = math.inf
@@ -416,7 +430,7 @@ class Driver(Outlet):
         # :attr:`deadline` with nothing queued and no end of stream
         if state & _PAUSE_WANTED and self.paused_at != self.last_read:
             due = self.last_read + self.limits.pause
-        elif self.peer_deadlines:
+        elif not state & _NO_PEER_DEADLINES:
             due = self.last_read + self._idle
         elif self.message_started is None:
             return None
@@ -480,8 +494,8 @@ class Driver(Outlet):
         tells = self._tells
         nearer = bool(tells & (_IDLE | _MESSAGE))
         if tells & _PARTIAL:
-            if not (conversation.partial and self.peer_deadlines
-                    and not self._state & _BACKLOG):
+            if not (conversation.partial
+                    and not self._state & (_BACKLOG | _NO_PEER_DEADLINES)):
                 self.message_started = None
             elif self.message_started is None:
                 self.message_started = self.clock()

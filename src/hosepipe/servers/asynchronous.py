@@ -60,16 +60,15 @@ class _Stream(asyncio.Protocol):
     back-pressure apply here as under every other model.
     """
 
-    __slots__ = ("bound", "driver", "on_lost", "peer", "reading", "runner", "scheduled",
-                 "timer", "timer_at", "transport", "writable", "writer")
+    # (an adopted stream, _Adopted, adds the three it alone needs: an idle socket
+    # connection is mostly these objects)
+    __slots__ = ("bound", "driver", "reading", "runner", "scheduled", "timer", "timer_at",
+                 "transport", "writable")
 
-    def __init__(self, runner: AsyncRunner, bound: Bound, *, peer: str | None = None) -> None:
+    def __init__(self, runner: AsyncRunner, bound: Bound) -> None:
         self.runner = runner
         self.bound = bound
-        self.peer = peer  # given: the hub counted it in already (an adopted stream)
         self.transport: asyncio.Transport | None = None  # reading (and writing: sockets)
-        self.writer: asyncio.WriteTransport | None = None  # writing
-        self.on_lost: Callable[[], None] | None = None  # closes an adopted stream's fds
         self.driver: Driver | None = None
         self.writable = True
         self.reading = True
@@ -77,11 +76,24 @@ class _Stream(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = math.inf
 
+    @property
+    def peer(self) -> str | None:
+        """Given when the hub accepted (and counted in) the stream: see _Adopted."""
+        return None
+
+    @property
+    def writer(self) -> asyncio.WriteTransport | None:
+        """The transport that writes: the socket's own, or a pipe's write side."""
+        return self.transport
+
+    @property
+    def on_lost(self) -> Callable[[], None] | None:
+        """What closes an adopted stream's descriptors once its transports let go."""
+        return None
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)  # uvloop's do not subclass it
         transport = self.transport
-        if self.writer is None:
-            self.writer = self.transport
         peer = self.peer
         if peer is None:
             peer = peer_name(transport.get_extra_info("peername"))
@@ -93,7 +105,7 @@ class _Stream(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tally = Tally(self.bound, peer)
-        self.driver = Driver(self.bound.limits, label=tally, on_done=tally,
+        self.driver = Driver(self.bound.limits, on_done=tally,
                              waker=self, thread=self.runner.thread)  # __call__
         self.runner.connections.add(self)
         self.driver.open(self.bound.conversation, self.bound.context(peer, offload=True))
@@ -243,6 +255,25 @@ class _Stream(asyncio.Protocol):
         self._abort_transports()
 
 
+
+class _Adopted(_Stream):
+    """A stream the hub accepted and counted in (a FIFO's connection, a serial line,
+    ``memory://``, a socket of another listener): its peer is known, and a pair of
+    descriptors has a write side and descriptors of its own to close."""
+
+    __slots__ = ("on_lost", "peer", "writer")
+
+    def __init__(self, runner: AsyncRunner, bound: Bound, peer: str) -> None:
+        super().__init__(runner, bound)
+        self.peer = peer  # type: ignore[misc]
+        self.writer: asyncio.WriteTransport | None = None
+        self.on_lost: Callable[[], None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.writer is None:  # a socket: one transport both ways
+            self.writer = cast("asyncio.WriteTransport", transport)
+        super().connection_made(transport)
+
 class _WriteSide(asyncio.BaseProtocol):
     """The protocol of a write pipe: its flow control goes to the connection."""
 
@@ -355,7 +386,7 @@ class AsyncRunner:
             lambda: self.loop.create_task(self._adopt(bound, stream, peer)))
 
     async def _adopt(self, bound: Bound, stream: Stream, peer: str) -> None:
-        protocol = _Stream(self, bound, peer=peer)
+        protocol = _Adopted(self, bound, peer)
         try:
             if isinstance(stream, SocketStream):
                 stream.set_blocking(False)

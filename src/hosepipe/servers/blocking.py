@@ -49,7 +49,7 @@ def serve_connection(bound: Bound, stream: Stream, peer: str,
             limit_log.warning(f"tls:{bound.local}", "%s: %s", tally.label, exc)
         tally.done(f"{'refused' if bound.tls is not None else 'dropped'}: {exc}")
         return
-    driver = Driver(bound.limits, label=tally, on_done=tally)
+    driver = Driver(bound.limits, on_done=tally)
     driver.open(bound.conversation, bound.context(peer))
     continue_connection(bound, stream, driver, track)
 

@@ -126,7 +126,7 @@ class LoopConnection:
 
     # -- the conversation ----------------------------------------------------------------
     def _converse(self) -> None:
-        self.driver = Driver(self.bound.limits, label=self.tally, on_done=self.tally,
+        self.driver = Driver(self.bound.limits, on_done=self.tally,
                              waker=self, thread=self.hub.thread)
         self.driver.open(self.bound.conversation,
                          self.bound.context(self.peer, offload=self.hand_over is None))
