@@ -773,3 +773,23 @@ def test_an_authkey_gate_steps_aside_once_the_peer_is_in() -> None:
     request = encode_frame(get_codec("msgpack").dumps([1, 2]))
     reply = driver.receive(request)
     assert reply is not None and get_codec("msgpack").loads(reply[4:]) == {"ok": [1, 2]}
+
+
+def test_a_switch_that_does_work_of_its_own_keeps_routing() -> None:
+    # a room's switch flushes its broker in closed(): stepping aside would skip that
+    calls: list[str] = []
+
+    class Flushing(FirstByteSwitch):
+        def closed(self) -> None:
+            super().closed()
+            calls.append("flushed")
+
+    driver = Driver(Limits())
+    driver.open(lambda context: Flushing(context, classic=lambda ctx: Scripted(ctx),
+                                         framed=lambda ctx: Scripted(ctx)),
+                Context(limits=driver.limits))
+    switch = driver.conversation
+    assert driver.receive(b"hi\n") == b"hi\n"
+    assert driver.conversation is switch
+    driver.abort("done")
+    assert calls == ["flushed"]

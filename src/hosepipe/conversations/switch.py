@@ -22,6 +22,22 @@ TLS_HANDSHAKE = 0x16  # the first byte of a TLS ClientHello: TLS spoken to a pla
 log = logging.getLogger("hosepipe.service")
 
 
+# what a switch passes on to the conversation it chose: a subclass that overrides one of
+# them (a room's switch does its own work in closed) must keep being called, and so
+# keeps routing instead of stepping aside
+_ROUTED = ("data_received", "paused", "resume", "eof_received", "closed", "wants_pause",
+           "partial", "idle_limit", "message_limit")
+_STEPS_ASIDE: dict[type, bool] = {}
+
+
+def _steps_aside(kind: type) -> bool:
+    steps = _STEPS_ASIDE.get(kind)
+    if steps is None:
+        steps = _STEPS_ASIDE[kind] = all(
+            getattr(kind, name) is getattr(FirstByteSwitch, name) for name in _ROUTED)
+    return steps
+
+
 class FirstByteSwitch(Conversation):
     """Delegate to ``framed(context)`` or ``classic(context)`` by the first byte."""
 
@@ -40,7 +56,8 @@ class FirstByteSwitch(Conversation):
     def _choose(self, first: int) -> Conversation:
         factory = self._framed if first in FRAMED_FIRST_BYTES else self._classic
         self._chosen = factory(self._context)
-        self._context.delegate(self._chosen)  # its events go straight to it from now on
+        if _steps_aside(type(self)):  # its events go straight to it from now on
+            self._context.delegate(self._chosen)
         return self._chosen
 
     def data_received(self, data: bytes) -> list[Action]:
