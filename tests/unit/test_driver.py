@@ -570,6 +570,20 @@ def test_an_idle_driver_holds_nothing_but_itself_and_two_timestamps() -> None:
     assert per_driver < 345, f"{per_driver:.0f} B per idle driver"
 
 
+def _time_step(driver: Driver, clock: Clock, step: str) -> None:
+    """The steps of the property tests below that are not the peer's: time, the timer,
+    the transport taking all that is queued."""
+    if step == "tick":
+        clock.advance(0.04)
+    elif step == "long tick":
+        clock.advance(40)
+    elif step == "timer":
+        driver.timer()
+    else:
+        assert step == "flush", step
+        flush(driver)
+
+
 _STEPS = ("data", "partial", "whole", "pause", "no pause", "tick", "long tick", "timer",
           "pending", "waiting", "resume", "close", "eof", "flush")
 
@@ -600,16 +614,10 @@ def test_receive_timeout_answers_wants_read_and_timeout_in_one_call(
         elif step == "resume":
             driver.push((RESUME,))
             driver.drain()
-        elif step == "tick":
-            clock.advance(0.04)
-        elif step == "long tick":
-            clock.advance(40)
-        elif step == "timer":
-            driver.timer()
         elif step == "eof":
             driver.receive(b"")
         else:
-            flush(driver)
+            _time_step(driver, clock, step)
         if driver.head() is None:
             expected = driver.timeout() if driver.wants_read else -1.0
             assert driver.receive_timeout() == expected
@@ -704,14 +712,8 @@ def test_a_lone_reply_without_nearer_changes_nothing_a_loop_watches(
         elif step == "two" and isinstance(conv, Scripted):
             conv.replies.append([Send(b"a"), Send(b"b")])  # not a lone reply: queued
             reply = driver.receive(b"w")
-        elif step == "tick":
-            clock.advance(0.04)
-        elif step == "long tick":
-            clock.advance(40)
-        elif step == "timer":
-            driver.timer()
-        elif step == "flush":
-            flush(driver)
+        elif step != "two":
+            _time_step(driver, clock, step)
         if reply is not None and not driver.nearer:
             assert driver.wants_read and driver.finished is None
             assert driver.deadline >= before, step
