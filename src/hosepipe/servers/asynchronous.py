@@ -60,15 +60,16 @@ class _Stream(asyncio.Protocol):
     back-pressure apply here as under every other model.
     """
 
-    # (an adopted stream, _Adopted, adds the three it alone needs: an idle socket
+    # (an adopted stream, _Adopted, adds the two it alone needs: an idle socket
     # connection is mostly these objects)
     __slots__ = ("bound", "driver", "reading", "runner", "scheduled", "timer", "timer_at",
-                 "transport", "writable")
+                 "transport", "writable", "writer")
 
     def __init__(self, runner: AsyncRunner, bound: Bound) -> None:
         self.runner = runner
         self.bound = bound
         self.transport: asyncio.Transport | None = None  # reading (and writing: sockets)
+        self.writer: asyncio.WriteTransport | None = None  # writing (a pipe's write side)
         self.driver: Driver | None = None
         self.writable = True
         self.reading = True
@@ -82,11 +83,6 @@ class _Stream(asyncio.Protocol):
         return None
 
     @property
-    def writer(self) -> asyncio.WriteTransport | None:
-        """The transport that writes: the socket's own, or a pipe's write side."""
-        return self.transport
-
-    @property
     def on_lost(self) -> Callable[[], None] | None:
         """What closes an adopted stream's descriptors once its transports let go."""
         return None
@@ -94,6 +90,8 @@ class _Stream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)  # uvloop's do not subclass it
         transport = self.transport
+        if self.writer is None:  # a socket: one transport both ways
+            self.writer = transport
         peer = self.peer
         if peer is None:
             peer = peer_name(transport.get_extra_info("peername"))
@@ -259,20 +257,15 @@ class _Stream(asyncio.Protocol):
 class _Adopted(_Stream):
     """A stream the hub accepted and counted in (a FIFO's connection, a serial line,
     ``memory://``, a socket of another listener): its peer is known, and a pair of
-    descriptors has a write side and descriptors of its own to close."""
+    descriptors has descriptors of its own to close."""
 
-    __slots__ = ("on_lost", "peer", "writer")
+    __slots__ = ("on_lost", "peer")
 
     def __init__(self, runner: AsyncRunner, bound: Bound, peer: str) -> None:
         super().__init__(runner, bound)
         self.peer = peer  # type: ignore[misc]
-        self.writer: asyncio.WriteTransport | None = None
         self.on_lost: Callable[[], None] | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.writer is None:  # a socket: one transport both ways
-            self.writer = cast("asyncio.WriteTransport", transport)
-        super().connection_made(transport)
 
 class _WriteSide(asyncio.BaseProtocol):
     """The protocol of a write pipe: its flow control goes to the connection."""
