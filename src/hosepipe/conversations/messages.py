@@ -126,7 +126,8 @@ class MessageConversation(Conversation):
     def data_received(self, data: bytes) -> list[Action]:  # noqa: PLR0911
         if self._wire.codec is not None and self._upload is None:
             payload = self._frames.only_frame(data)
-            if payload is not None and payload.startswith(HELLO):  # see _answer_frames
+            # (ServerProtocol.is_hello, inline on the hot path; see _answer_frames)
+            if payload is not None and payload.startswith(HELLO):
                 greeting: list[bytes] = []
                 if self._first(payload, greeting) == "refused":
                     return [*(Send(g) for g in greeting), CLOSE]

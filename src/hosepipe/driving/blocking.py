@@ -183,7 +183,7 @@ def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str,
     """
     label = f"{service.name} {local}: {peer}"
     wake = Wake() if service.pushes else None
-    driver = Driver(limits, peer_deadlines=peer_deadlines, on_done=_Ended(label),
+    driver = Driver(limits, peer_deadlines=peer_deadlines, on_done=_LogEnd(label),
                     waker=wake.set if wake is not None else _no_wake)
     try:
         driver.open(service.conversation, Context(peer=peer, local=local, limits=limits))
@@ -194,7 +194,6 @@ def serve_stream(stream: Stream, service: Service, limits: Limits, *, peer: str,
         stream.close()
         if wake is not None:
             wake.close()
-    log.debug("%s %s (%d B in, %d B out)", label, driver.finished, driver.received, driver.sent)
     return driver.finished or "closed"
 
 
@@ -202,9 +201,10 @@ def _no_wake() -> None:
     pass
 
 
-class _Ended:
-    """The driver's ``on_done`` for :func:`serve_stream`, which logs the end itself: it
-    only names the connection in the driver's log lines."""
+class _LogEnd:
+    """The driver's ``on_done`` for :func:`serve_stream`: the end, logged at debug level
+    (a Tally's info line would land on a terminal the child shares with its parent);
+    its ``str()`` names the connection in the driver's own log lines."""
 
     __slots__ = ("label",)
 
@@ -212,7 +212,7 @@ class _Ended:
         self.label = label
 
     def __call__(self, reason: str, received: int, sent: int) -> None:
-        pass
+        log.debug("%s %s (%d B in, %d B out)", self.label, reason, received, sent)
 
     def __str__(self) -> str:
         return self.label

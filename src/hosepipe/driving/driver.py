@@ -401,7 +401,7 @@ class Driver(Outlet):
     def deadline(self) -> float:
         """When :meth:`timer` should next be called (``inf``: no deadline)."""
         if self.finished:
-            return math.inf
+            return _INF
         if self.out:
             due = self.last_progress + self.limits.send_timeout
         elif self._state & _PAUSE_ONLY == _PAUSE_WANTED and self.paused_at != self.last_read:
@@ -409,7 +409,7 @@ class Driver(Outlet):
         elif not self._state & _NO_PEER_DEADLINES:  # _idling, with nothing out
             due = self.last_read + self._idle
         else:
-            due = math.inf
+            due = _INF
         if self.message_started is not None:
             due = min(due, self.message_started + self._message)
         return due
@@ -417,7 +417,7 @@ class Driver(Outlet):
     def timeout(self) -> float | None:
         """Seconds until :attr:`deadline` (None: none), for a blocking receive or send."""
         due = self.deadline
-        return None if due == math.inf else max(0.0, due - self.clock())
+        return None if due == _INF else max(0.0, due - self.clock())
 
     def receive_timeout(self) -> float | None:
         """For a blocking loop, asked while nothing is queued: how long the next receive
@@ -432,8 +432,6 @@ class Driver(Outlet):
             due = self.last_read + self.limits.pause
         elif not state & _NO_PEER_DEADLINES:
             due = self.last_read + self._idle
-        elif self.message_started is None:
-            return None
         else:
             due = _INF
         if self.message_started is not None:

@@ -253,7 +253,6 @@ class _Stream(asyncio.Protocol):
         self._abort_transports()
 
 
-
 class _Adopted(_Stream):
     """A stream the hub accepted and counted in (a FIFO's connection, a serial line,
     ``memory://``, a socket of another listener): its peer is known, and a pair of

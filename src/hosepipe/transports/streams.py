@@ -45,11 +45,10 @@ class SocketStream(Stream):
         self.sock = sock
         self.peer = peer
         self._kernel_timeouts = not isinstance(sock, ssl.SSLSocket)
-        self._receive_timeout: float | None = -1.0  # -1: not set yet
-        # receive timeouts from this one up to the one set keep it (see receive_some);
-        # infinite while none is set (the comparison stops there, before a None)
-        self._keep_low = math.inf
-        self._send_timeout: float | None = -1.0
+        self._receive_timeout: float | None
+        self._send_timeout: float | None
+        self._keep_low: float
+        self._forget_timeouts()
         self._aborted = False  # abort() shut it down: an empty read is not the peer's end
         sock.setblocking(True)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -79,8 +78,7 @@ class SocketStream(Stream):
         # OpenSSL must see its own retries: Python's timeout mode from now on (a kernel
         # timeout on a blocking TLS socket is retried by the read, never raised)
         self._kernel_timeouts = False
-        self._receive_timeout = self._send_timeout = -1.0
-        self._keep_range(None)
+        self._forget_timeouts()
 
     def handshake_nowait(self) -> None:
         assert isinstance(self.sock, ssl.SSLSocket)
@@ -89,8 +87,7 @@ class SocketStream(Stream):
     # -- non-blocking --------------------------------------------------------------------
     def set_blocking(self, flag: bool) -> None:
         self.sock.setblocking(flag)
-        self._receive_timeout = self._send_timeout = -1.0  # set them again when blocking
-        self._keep_range(None)
+        self._forget_timeouts()  # set them again when blocking
 
     def receive_nowait(self, buffer: memoryview) -> int:
         try:
@@ -131,8 +128,15 @@ class SocketStream(Stream):
             self._receive_timeout = self._send_timeout = timeout
             self._keep_range(timeout)
 
+    def _forget_timeouts(self) -> None:
+        """None set yet (-1): the next receive or send sets its own."""
+        self._receive_timeout = self._send_timeout = -1.0
+        self._keep_range(None)
+
     def _keep_range(self, timeout: float | None) -> None:
-        """Receive timeouts up to 1% and 1 ms shorter than ``timeout`` keep it."""
+        """Receive timeouts up to 1% and 1 ms shorter than ``timeout`` keep it
+        (receive_some); while none is set, infinite: the comparison stops there, before
+        reaching a None or the -1 of "not set"."""
         self._keep_low = math.inf if timeout is None else (timeout - 0.001) / 1.01
 
     def _error(self, exc: OSError, timeout: float | None, waiting_for: str) -> Exception:
